@@ -1,0 +1,4 @@
+package ingest
+
+// scanNetsh is a placeholder until the reader is written.
+func scanNetsh(c *capture, lines []string) {}
