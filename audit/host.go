@@ -318,7 +318,16 @@ func (h *Host) SourceList() []Source {
 		add(s)
 	}
 	slices.SortFunc(out, Source.Compare)
-	return slices.Compact(out)
+	out = slices.Compact(out)
+	// A bare file entry says only "this file was read"; drop it when a
+	// line of the same file is listed.
+	withLines := map[string]bool{}
+	for _, s := range out {
+		if s.Line > 0 {
+			withLines[s.File] = true
+		}
+	}
+	return slices.DeleteFunc(out, func(s Source) bool { return s.Line == 0 && s.Flag == "" && withLines[s.File] })
 }
 
 func appendNewFold(list []string, add ...string) []string {

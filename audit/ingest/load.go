@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -288,7 +289,7 @@ func Detect(text, file string) Kind {
 		if IsCollectorJSON(t) {
 			return KindCollector
 		}
-		if hasJSONKey(t, "hosts") || hasJSONKey(t, "baseline") || hasJSONKey(t, "policy") {
+		if isInventoryJSON(t) {
 			return KindInventory
 		}
 		return KindCapture
@@ -310,7 +311,26 @@ func Detect(text, file string) Kind {
 	return KindCapture
 }
 
-func hasJSONKey(t, key string) bool { return strings.Contains(t, `"`+key+`"`) }
+// isInventoryJSON reports whether t is a JSON object with a "hosts" key at
+// the top, or only inventory keys. Other JSON (an nft -j ruleset has a
+// chain "policy" deep inside) is not an inventory. Broken JSON that
+// mentions "hosts" is treated as an inventory so that its syntax error is
+// reported instead of the file being skipped.
+func isInventoryJSON(t string) bool {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(t), &top); err != nil {
+		return strings.Contains(t, `"hosts"`)
+	}
+	if _, ok := top["hosts"]; ok {
+		return true
+	}
+	for k := range top {
+		if k != "baseline" && k != "policy" {
+			return false
+		}
+	}
+	return len(top) > 0
+}
 
 func (l *loader) addInventory(in input, r *Result) error {
 	l.count(in, r)

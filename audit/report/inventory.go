@@ -163,7 +163,9 @@ func (inv *Inventory) WriteYAML(w io.Writer) error {
 // printed with -o csv can be read back.
 var inventoryColumns = []string{"name", "addresses", "groups", "tcp4", "udp4", "tcp6", "udp6", "os", "rpc_ports", "excluded", "sources"}
 
-func (inv *Inventory) rows(sep string) [][]string {
+// rows returns one row per host. With brief, excluded ranges are counted
+// per key instead of listed, to keep a terminal table readable.
+func (inv *Inventory) rows(sep string, brief bool) [][]string {
 	var rows [][]string
 	for _, h := range inv.Hosts {
 		row := []string{h.Name, strings.Join(h.Addresses, sep), strings.Join(h.Groups, sep)}
@@ -172,7 +174,12 @@ func (inv *Inventory) rows(sep string) [][]string {
 		}
 		var ex []string
 		for _, k := range audit.Keys {
-			for _, r := range h.Excluded[string(k)] {
+			list := h.Excluded[string(k)]
+			if brief && len(list) > 0 {
+				ex = append(ex, fmt.Sprintf("%s: %d", k, len(list)))
+				continue
+			}
+			for _, r := range list {
 				ex = append(ex, string(k)+":"+r)
 			}
 		}
@@ -189,7 +196,7 @@ func (inv *Inventory) WriteCSV(w io.Writer) error {
 	if err := cw.Write(inventoryColumns); err != nil {
 		return err
 	}
-	for _, row := range inv.rows(" ") {
+	for _, row := range inv.rows(" ", false) {
 		for i, c := range row {
 			row[i] = csvSafe(c)
 		}
@@ -204,9 +211,9 @@ func (inv *Inventory) WriteCSV(w io.Writer) error {
 // WriteTable writes a terminal table. Problems are not part of it: the
 // command prints them to standard error.
 func (inv *Inventory) WriteTable(w io.Writer) error {
-	cols := []string{"host", "addresses", "groups", "tcp4", "udp4", "tcp6", "udp6", "os", "rpc ports", "excluded"}
+	cols := []string{"host", "addresses", "groups", "tcp4", "udp4", "tcp6", "udp6", "os", "rpc ports", "excluded ranges"}
 	var rows [][]string
-	for _, r := range inv.rows(", ") {
+	for _, r := range inv.rows(", ", true) {
 		for i := range r {
 			if r[i] == "" {
 				r[i] = "-"
@@ -221,7 +228,7 @@ func (inv *Inventory) WriteTable(w io.Writer) error {
 func (inv *Inventory) WriteMarkdown(w io.Writer) error {
 	cols := []string{"host", "addresses", "groups", "tcp4", "udp4", "tcp6", "udp6", "os", "rpc ports", "excluded"}
 	var rows [][]string
-	for _, r := range inv.rows(", ") {
+	for _, r := range inv.rows(", ", true) {
 		rows = append(rows, r[:len(cols)])
 	}
 	if _, err := fmt.Fprintf(w, "### Estate: %d hosts\n\n", len(inv.Hosts)); err != nil {

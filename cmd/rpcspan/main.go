@@ -1,0 +1,42 @@
+// Command rpcspan works out the firewall spans Microsoft RPC needs between
+// Windows servers, from each server's real dynamic (ephemeral) port ranges.
+//
+// Windows servers listen for RPC on TCP 135 (the endpoint mapper) and on
+// ports from their dynamic range: 49152-65535 since Vista / Server 2008,
+// 1025-5000 on Server 2003, 1025-60000 where Exchange 2007 was installed on
+// Server 2008, or whatever "netsh int ipv4 set dynamicport" or the
+// Rpc\Internet registry restriction set. rpcspan reads what each server
+// really uses and reports it.
+//
+// Usage:
+//
+//	rpcspan inventory [-o table|json|yaml|csv|markdown] [--strict] [--host NAME=ADDR,...] [--range NAME:KEY=RANGE] INPUT...
+//	rpcspan collector > collect-rpcspan.ps1
+//
+// INPUT is any mix of inventory files (YAML, JSON, CSV), raw captures
+// (netsh, PowerShell, .reg, reg query, ipconfig, ip_local_port_range,
+// smb.conf), collector JSON and folders (read recursively), or "-" for
+// standard input. Captures are recognised by content in any encoding
+// Windows writes.
+//
+// Hosts can be given without any file: --host DC01=10.1.0.10,fd00::10 adds
+// a host and its addresses; --range DC01:tcp=49152-65535 sets a range (KEY is
+// tcp, udp, tcp4, udp4, tcp6 or udp6; tcp and udp mean both families; without
+// ":KEY" all four). Both flags repeat. A flag wins over captures, and a
+// capture wins over an inventory's declaration.
+//
+// Values that cannot be read are reported with file and line on standard
+// error and kept as input-invalid problems; the rest of the input is used.
+// --strict makes any such problem fatal.
+//
+// Exit codes: 0 success; 2 usage error, an input that cannot be read at all,
+// or (with --strict) any input problem.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
