@@ -13,9 +13,11 @@ type Estate struct {
 	// Baseline is the range every host is expected to use, per key. Keys
 	// missing here fall back to DefaultRange (see BaselineRange).
 	Baseline map[Key]RangeObs
-	// Policy lists who may open RPC to whom; empty means every host may open
-	// RPC to every other host.
-	Policy []PolicyRule
+	// Policy lists who may open RPC to whom. Without any policy (PolicySet
+	// false) every host may open RPC to every other host; a policy that was
+	// written but whose rules could not be read allows nothing.
+	Policy    []PolicyRule
+	PolicySet bool
 	// Problems are values that could not be read (input-invalid findings).
 	Problems []Problem
 }

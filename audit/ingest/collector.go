@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/rpcspan/rpcspan/audit"
 )
@@ -263,6 +261,22 @@ func (cr *collectorReader) port(v *jsonValue, path string) (int, bool) {
 	return n, ok
 }
 
+// fields returns the values of the members of object o called names, in
+// that order: nil for a missing one, the first for a repeated one. Other
+// keys are a problem unless the object is of a newer format version.
+func (cr *collectorReader) fields(o *jsonValue, path string, names ...string) []*jsonValue {
+	vals := make([]*jsonValue, len(names))
+	for _, m := range o.members {
+		if i := slices.Index(names, m.key); i >= 0 {
+			vals[i] = firstOf(vals[i], m.val)
+		} else if !cr.lenient {
+			want := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+			cr.bad(m.line, "%s: unknown key %q (want %s)", path, m.key, want)
+		}
+	}
+	return vals
+}
+
 func (cr *collectorReader) addresses(v *jsonValue) {
 	seen := map[netip.Addr]bool{}
 	for i, e := range cr.list(v, "addresses") {
@@ -277,7 +291,7 @@ func (cr *collectorReader) addresses(v *jsonValue) {
 			continue
 		}
 		a = a.Unmap()
-		if a.Zone() != "" || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() {
+		if a.Zone() != "" || !serverAddr(a) {
 			cr.bad(e.line, "%s: %q is not a server address (loopback, link-local, unspecified or multicast)", path, e.text)
 			continue
 		}
@@ -300,19 +314,8 @@ func (cr *collectorReader) dynamic(v *jsonValue) {
 			cr.want(r, path, "an object with start and count, or null")
 			return
 		}
-		var start, count *jsonValue
-		for _, f := range r.members {
-			switch f.key {
-			case "start":
-				start = firstOf(start, f.val)
-			case "count":
-				count = firstOf(count, f.val)
-			default:
-				if !cr.lenient {
-					cr.bad(f.line, "%s: unknown key %q (want start and count)", path, f.key)
-				}
-			}
-		}
+		f := cr.fields(r, path, "start", "count")
+		start, count := f[0], f[1]
 		if start == nil || count == nil {
 			cr.bad(r.line, "%s: want both start and count", path)
 			return
@@ -340,21 +343,8 @@ func (cr *collectorReader) excluded(v *jsonValue) {
 				cr.want(e, path, "an object with start, end and administered")
 				continue
 			}
-			var start, end, admin *jsonValue
-			for _, f := range e.members {
-				switch f.key {
-				case "start":
-					start = firstOf(start, f.val)
-				case "end":
-					end = firstOf(end, f.val)
-				case "administered":
-					admin = firstOf(admin, f.val)
-				default:
-					if !cr.lenient {
-						cr.bad(f.line, "%s: unknown key %q (want start, end and administered)", path, f.key)
-					}
-				}
-			}
+			f := cr.fields(e, path, "start", "end", "administered")
+			start, end, admin := f[0], f[1], f[2]
 			if start == nil || end == nil {
 				cr.bad(e.line, "%s: want both start and end", path)
 				continue
@@ -498,15 +488,7 @@ func integer(v *jsonValue) (int, bool) {
 func describe(v *jsonValue) string {
 	switch v.kind {
 	case jsonString:
-		t := v.text
-		if len(t) > 60 {
-			cut := 60
-			for cut > 0 && !utf8.RuneStart(t[cut]) {
-				cut--
-			}
-			t = t[:cut] + "..."
-		}
-		return fmt.Sprintf("the string %q", t)
+		return fmt.Sprintf("the string %q", clip(v.text, 60))
 	case jsonNumber:
 		return fmt.Sprintf("the number %s", v.text)
 	case jsonBool:
@@ -517,371 +499,4 @@ func describe(v *jsonValue) string {
 		return "a list"
 	}
 	return "an object"
-}
-
-// A small JSON parser that keeps line numbers. encoding/json gives none for
-// values inside a document, and YAML parsers reject several documents one
-// after another without "---"; this one reads RFC 8259 JSON, any number of
-// top-level values separated by white space, at a few hundred MB/s.
-
-type jsonKind uint8
-
-const (
-	jsonNull jsonKind = iota
-	jsonBool
-	jsonNumber
-	jsonString
-	jsonArray
-	jsonObject
-)
-
-// jsonValue is one parsed value. text holds a string's value, a number's
-// literal text, or "true"/"false".
-type jsonValue struct {
-	kind    jsonKind
-	line    int // 1-based line where the value starts
-	text    string
-	elems   []*jsonValue
-	members []jsonMember
-}
-
-type jsonMember struct {
-	key  string
-	line int // line of the key
-	val  *jsonValue
-}
-
-// get returns the value of the first member called key, or nil.
-func (v *jsonValue) get(key string) *jsonValue {
-	for _, m := range v.members {
-		if m.key == key {
-			return m.val
-		}
-	}
-	return nil
-}
-
-// maxJSONDepth bounds nesting, so that "[[[[..." cannot exhaust the stack.
-const maxJSONDepth = 64
-
-type jsonError struct {
-	line int
-	msg  string
-}
-
-type jsonParser struct {
-	s     string
-	i     int
-	line  int
-	depth int
-	err   *jsonError
-}
-
-// parseJSONStream parses every top-level value of s.
-func parseJSONStream(s string) ([]*jsonValue, *jsonError) {
-	p := &jsonParser{s: s, line: 1}
-	var out []*jsonValue
-	for {
-		p.space()
-		if p.i < len(p.s) && strings.HasPrefix(p.s[p.i:], "\uFEFF") {
-			p.i += len("\uFEFF") // a second BOM left by appending to a file
-			continue
-		}
-		if p.i >= len(p.s) {
-			return out, nil
-		}
-		v := p.value()
-		if p.err != nil {
-			return nil, p.err
-		}
-		out = append(out, v)
-	}
-}
-
-func (p *jsonParser) fail(format string, args ...any) {
-	if p.err == nil {
-		p.err = &jsonError{line: p.line, msg: fmt.Sprintf(format, args...)}
-	}
-}
-
-// unexpected reports the character at the current position.
-func (p *jsonParser) unexpected(want string) {
-	if p.i >= len(p.s) {
-		p.fail("unexpected end of file, want %s", want)
-		return
-	}
-	r, _ := utf8.DecodeRuneInString(p.s[p.i:])
-	p.fail("unexpected %q, want %s", r, want)
-}
-
-func (p *jsonParser) space() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case '\n':
-			p.line++
-		case ' ', '\t', '\r':
-		default:
-			return
-		}
-		p.i++
-	}
-}
-
-func (p *jsonParser) value() *jsonValue {
-	if p.i >= len(p.s) {
-		p.unexpected("a value")
-		return nil
-	}
-	v := &jsonValue{line: p.line}
-	switch c := p.s[p.i]; {
-	case c == '{':
-		v.kind = jsonObject
-		p.object(v)
-	case c == '[':
-		v.kind = jsonArray
-		p.array(v)
-	case c == '"':
-		v.kind = jsonString
-		v.text = p.str()
-	case c == '-' || c >= '0' && c <= '9':
-		v.kind = jsonNumber
-		v.text = p.number()
-	case strings.HasPrefix(p.s[p.i:], "true"):
-		v.kind, v.text = jsonBool, "true"
-		p.i += 4
-	case strings.HasPrefix(p.s[p.i:], "false"):
-		v.kind, v.text = jsonBool, "false"
-		p.i += 5
-	case strings.HasPrefix(p.s[p.i:], "null"):
-		v.kind = jsonNull
-		p.i += 4
-	default:
-		p.unexpected("a value")
-	}
-	return v
-}
-
-func (p *jsonParser) enter() bool {
-	p.depth++
-	if p.depth > maxJSONDepth {
-		p.fail("nested deeper than %d levels", maxJSONDepth)
-		return false
-	}
-	return true
-}
-
-func (p *jsonParser) object(v *jsonValue) {
-	if !p.enter() {
-		return
-	}
-	defer func() { p.depth-- }()
-	p.i++ // {
-	p.space()
-	if p.i < len(p.s) && p.s[p.i] == '}' {
-		p.i++
-		return
-	}
-	for p.err == nil {
-		p.space()
-		if p.i >= len(p.s) || p.s[p.i] != '"' {
-			p.unexpected("a key in double quotes")
-			return
-		}
-		m := jsonMember{line: p.line}
-		m.key = p.str()
-		p.space()
-		if p.i >= len(p.s) || p.s[p.i] != ':' {
-			p.unexpected("':' after the key")
-			return
-		}
-		p.i++
-		p.space()
-		m.val = p.value()
-		if p.err != nil {
-			return
-		}
-		v.members = append(v.members, m)
-		p.space()
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.i < len(p.s) && p.s[p.i] == '}' {
-			p.i++
-			return
-		}
-		p.unexpected("',' or '}'")
-	}
-}
-
-func (p *jsonParser) array(v *jsonValue) {
-	if !p.enter() {
-		return
-	}
-	defer func() { p.depth-- }()
-	p.i++ // [
-	p.space()
-	if p.i < len(p.s) && p.s[p.i] == ']' {
-		p.i++
-		return
-	}
-	for p.err == nil {
-		p.space()
-		e := p.value()
-		if p.err != nil {
-			return
-		}
-		v.elems = append(v.elems, e)
-		p.space()
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.i < len(p.s) && p.s[p.i] == ']' {
-			p.i++
-			return
-		}
-		p.unexpected("',' or ']'")
-	}
-}
-
-// str reads a string starting at the opening quote. Strings without
-// escapes are returned as slices of the input.
-func (p *jsonParser) str() string {
-	p.i++ // "
-	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		if c == '"' {
-			p.i++
-			return p.s[start : p.i-1]
-		}
-		if c == '\\' {
-			return p.escaped(start)
-		}
-		if c < 0x20 {
-			p.fail("control character %q in a string", c)
-			return ""
-		}
-		p.i++
-	}
-	p.fail("string not closed before the end of the file")
-	return ""
-}
-
-func (p *jsonParser) escaped(start int) string {
-	var b strings.Builder
-	b.WriteString(p.s[start:p.i])
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return b.String()
-		case c < 0x20:
-			p.fail("control character %q in a string", c)
-			return ""
-		case c != '\\':
-			b.WriteByte(c)
-			p.i++
-			continue
-		}
-		if p.i+1 >= len(p.s) {
-			break
-		}
-		e := p.s[p.i+1]
-		p.i += 2
-		switch e {
-		case '"', '\\', '/':
-			b.WriteByte(e)
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return ""
-			}
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if strings.HasPrefix(p.s[p.i:], `\u`) {
-					p.i += 2
-					if r2, ok = p.hex4(); !ok {
-						return ""
-					}
-				}
-				r = utf16.DecodeRune(r, r2) // U+FFFD for a lone surrogate
-			}
-			b.WriteRune(r)
-		default:
-			p.fail("invalid escape %q in a string", `\`+string(rune(e)))
-			return ""
-		}
-	}
-	p.fail("string not closed before the end of the file")
-	return ""
-}
-
-func (p *jsonParser) hex4() (rune, bool) {
-	if p.i+4 > len(p.s) {
-		p.fail("incomplete \\u escape in a string")
-		return 0, false
-	}
-	n, err := strconv.ParseUint(p.s[p.i:p.i+4], 16, 16)
-	if err != nil {
-		p.fail("invalid escape %q in a string", `\u`+p.s[p.i:p.i+4])
-		return 0, false
-	}
-	p.i += 4
-	return rune(n), true
-}
-
-// number reads a number as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *jsonParser) number() string {
-	start := p.i
-	digits := func() int {
-		n := 0
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
-			n++
-		}
-		return n
-	}
-	if p.s[p.i] == '-' {
-		p.i++
-	}
-	intStart := p.i
-	if digits() == 0 {
-		p.unexpected("a digit")
-		return ""
-	}
-	if p.s[intStart] == '0' && p.i-intStart > 1 {
-		p.fail("number %q has a leading zero", p.s[start:p.i])
-		return ""
-	}
-	if p.i < len(p.s) && p.s[p.i] == '.' {
-		p.i++
-		if digits() == 0 {
-			p.unexpected("a digit")
-			return ""
-		}
-	}
-	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
-			p.i++
-		}
-		if digits() == 0 {
-			p.unexpected("a digit")
-			return ""
-		}
-	}
-	return p.s[start:p.i]
 }

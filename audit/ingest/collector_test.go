@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -68,15 +66,6 @@ func hostsOf(cs ...*colHost) []*audit.Host {
 		out = append(out, c.h)
 	}
 	return out
-}
-
-func readCollectorFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(collectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestReadCollectorSamples(t *testing.T) {
@@ -145,7 +134,7 @@ func TestReadCollectorSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b := readCollectorFile(t, tt.file)
+			b := readTestdata(t, "collector", tt.file)
 			for _, via := range []string{"ReadCollector", "Parse"} {
 				var r *Result
 				if via == "Parse" {
@@ -187,7 +176,7 @@ func TestReadCollectorSampleBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b := readCollectorFile(t, tt.file)
+			b := readTestdata(t, "collector", tt.file)
 			if !bytes.HasPrefix(b, tt.prefix) {
 				t.Errorf("%s starts % x, want % x", tt.file, b[:min(len(b), len(tt.prefix))], tt.prefix)
 			}
@@ -200,7 +189,7 @@ func TestReadCollectorSampleBytes(t *testing.T) {
 			}
 			raw := string(b)
 			if tt.utf16 {
-				raw = decodeUTF16(b[2:], false)
+				raw = string(decodeUTF16(b[2:], false))
 			}
 			if strings.Count(raw, "\r\n") != strings.Count(raw, "\n") {
 				t.Errorf("%s has line ends other than CRLF", tt.file)
@@ -209,16 +198,9 @@ func TestReadCollectorSampleBytes(t *testing.T) {
 	}
 }
 
-// utf16LE encodes s as Windows PowerShell 5.1's ">" does: UTF-16LE with a
-// BOM, CRLF line ends.
-func utf16LE(s string) []byte {
-	s = strings.ReplaceAll(s, "\n", "\r\n")
-	b := []byte{0xFF, 0xFE}
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = append(b, byte(u), byte(u>>8))
-	}
-	return b
-}
+// psOut encodes s as Windows PowerShell 5.1's ">" writes it: UTF-16LE
+// with a BOM, CRLF line ends.
+func psOut(s string) []byte { return utf16LE(strings.ReplaceAll(s, "\n", "\r\n"), true) }
 
 // minimal returns a valid collector object for host name on one line,
 // with extra members spliced in before the closing brace.
@@ -270,7 +252,7 @@ func TestReadCollectorSynthetic(t *testing.T) {
 		},
 		{
 			name: "utf-16le with bom, crlf, trailing spaces",
-			in: utf16LE("{   \n    \"rpcspan_collector\":  1,   \n    \"host\":  \"SRV-01\",  \n" +
+			in: psOut("{   \n    \"rpcspan_collector\":  1,   \n    \"host\":  \"SRV-01\",  \n" +
 				"    \"dynamic\":  {  \n                    \"tcp4\":  {  \n   \"start\":  5000,\n \"count\":  256  \n  }  \n }\n}  \n"),
 			hosts: []*audit.Host{withRange(host("SRV-01", 3), 5, audit.TCP4, 5000, 5255)},
 		},
@@ -589,7 +571,7 @@ func collectorSeeds(t testing.TB) [][]byte {
 	seeds := [][]byte{
 		[]byte(minimal("A", `"dynamic": {"tcp4": {"start": 49152, "count": 16384}}, "excluded": {"tcp4": [{"start": 1, "end": 2, "administered": true}]}`)),
 		[]byte(`[{"rpcspan_collector": 2, "host": "B", "rpc_internet": {"present": true, "ports": ["5000-5100"]}, "errors": ["x"]}]`),
-		utf16LE(minimal("C", `"addresses": ["10.0.0.1", "fd00::1"]`)),
+		psOut(minimal("C", `"addresses": ["10.0.0.1", "fd00::1"]`)),
 	}
 	entries, err := os.ReadDir(collectorDir)
 	if err != nil {
@@ -597,7 +579,7 @@ func collectorSeeds(t testing.TB) [][]byte {
 	}
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".json") {
-			seeds = append(seeds, readCollectorFile(t, e.Name()))
+			seeds = append(seeds, readTestdata(t, "collector", e.Name()))
 		}
 	}
 	return seeds
@@ -654,7 +636,7 @@ func FuzzCollector(f *testing.F) {
 //
 //	go test ./audit/ingest -run '^$' -bench ReadCollector
 func BenchmarkReadCollector(b *testing.B) {
-	data := readCollectorFile(b, "fanout_3hosts_ps51.json")
+	data := readTestdata(b, "collector", "fanout_3hosts_ps51.json")
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		r, _ := ReadCollector(bytes.NewReader(data), "fanout.json")

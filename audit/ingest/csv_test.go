@@ -74,13 +74,13 @@ func csvEstate(f invFile) []*audit.Host {
 }
 
 func TestReadCSVEstate(t *testing.T) {
-	plain := invTestdata(t, "estate.csv")
+	plain := readTestdata(t, "inventory", "estate.csv")
 	crlf := bytes.ReplaceAll(plain, []byte("\n"), []byte("\r\n"))
 	tests := map[string][]byte{
 		"plain":             plain,
 		"crlf":              crlf,
 		"utf-8 bom":         append([]byte{0xEF, 0xBB, 0xBF}, crlf...),
-		"utf-16le bom crlf": invUTF16LE(string(crlf), true),
+		"utf-16le bom crlf": utf16LE(string(crlf), true),
 		"trailing spaces":   bytes.ReplaceAll(plain, []byte("\n"), []byte("   \n")),
 	}
 	want := csvEstate("estate.csv")
@@ -103,8 +103,8 @@ func TestReadCSVEstate(t *testing.T) {
 // TestReadCSVLikeYAML checks that the CSV and YAML forms of the estate
 // describe the same dynamic ranges.
 func TestReadCSVLikeYAML(t *testing.T) {
-	c := csvRead(t, "estate.csv", invTestdata(t, "estate.csv"))
-	y := invRead(t, "estate.yaml", string(invTestdata(t, "estate.yaml")))
+	c := csvRead(t, "estate.csv", readTestdata(t, "inventory", "estate.csv"))
+	y := invRead(t, "estate.yaml", string(readTestdata(t, "inventory", "estate.yaml")))
 	for i, h := range y.Hosts {
 		for _, k := range audit.Keys {
 			yo, yok := h.Range(k)
@@ -130,7 +130,7 @@ func TestReadCSVProblems(t *testing.T) {
 		{name: "header only", in: "name,addresses,groups,tcp4,udp4,tcp6,udp6\n"},
 		{
 			name:  "bad.csv",
-			in:    string(invTestdata(t, "bad.csv")),
+			in:    string(readTestdata(t, "inventory", "bad.csv")),
 			hosts: []string{"DC01", "DC03"},
 			problems: []string{
 				`inv.csv:1: unknown column "colour" (want name, addresses, groups, tcp4, udp4, tcp6, udp6, tcp, udp, os, apps, rpc_ports, excluded or sources)`,
@@ -283,10 +283,10 @@ func TestReadCSVValues(t *testing.T) {
 
 func FuzzCSV(f *testing.F) {
 	for _, name := range []string{"estate.csv", "bad.csv"} {
-		f.Add(invTestdata(f, name))
+		f.Add(readTestdata(f, "inventory", name))
 	}
 	f.Add([]byte("name,,tcp4,excluded,rpc_ports\nh1,x,1-2,tcp:1-2,5000\n\"h2\nx\",\"\n"))
-	f.Add(invUTF16LE("name,tcp\r\nDC01,49152+16384\r\n", true))
+	f.Add(utf16LE("name,tcp\r\nDC01,49152+16384\r\n", true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ReadCSV(bytes.NewReader(b), "fuzz.csv")
 		if err != nil {

@@ -14,35 +14,56 @@ import (
 // ">" and regedit), UTF-16LE without BOM (detected by its NUL bytes), UTF-8
 // with or without BOM, and falls back to code page 850 (cmd.exe redirection
 // on Western European Windows; it agrees with 437 on letters and digits).
-func Decode(b []byte) string {
-	var s string
+// Invalid sequences become U+FFFD.
+func Decode(b []byte) string { return decodeOwned(bytes.Clone(b)) }
+
+// decodeOwned is Decode for a buffer the caller no longer needs: it may
+// overwrite b, which saves a copy of every file read.
+func decodeOwned(b []byte) string {
+	var out []byte
 	switch {
 	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
-		s = decodeUTF16(b[2:], false)
+		out = decodeUTF16(b[2:], false)
 	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
-		s = decodeUTF16(b[2:], true)
+		out = decodeUTF16(b[2:], true)
 	case len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF:
-		s = string(b[3:])
+		out = b[3:]
 	case looksUTF16LE(b):
-		s = decodeUTF16(b, false)
+		out = decodeUTF16(b, false)
 	case utf8.Valid(b):
-		s = string(b)
+		out = b
 	default:
-		out, err := charmap.CodePage850.NewDecoder().Bytes(b)
+		dec, err := charmap.CodePage850.NewDecoder().Bytes(b)
 		if err != nil {
-			s = strings.ToValidUTF8(string(b), "\uFFFD")
-		} else {
-			s = string(out)
+			dec = []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
 		}
+		out = dec
 	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	if !utf8.Valid(out) {
+		out = []byte(strings.ToValidUTF8(string(out), "\uFFFD"))
 	}
-	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
+	return string(foldLineEnds(out))
+}
+
+// foldLineEnds turns CRLF and lone CR line ends into LF, in place.
+func foldLineEnds(b []byte) []byte {
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 {
+		return b
 	}
-	return s
+	w := i
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '\r' {
+			if i+1 < len(b) && b[i+1] == '\n' {
+				continue
+			}
+			c = '\n'
+		}
+		b[w] = c
+		w++
+	}
+	return b[:w]
 }
 
 // looksUTF16LE reports whether b reads as UTF-16LE text without a BOM: mostly
@@ -68,19 +89,34 @@ func looksUTF16LE(b []byte) bool {
 	return oddNUL*4 >= pairs*3 && evenNUL*4 < pairs
 }
 
-func decodeUTF16(b []byte, bigEndian bool) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
+// decodeUTF16 converts UTF-16 to UTF-8. Unpaired surrogates become U+FFFD;
+// an odd last byte is dropped.
+func decodeUTF16(b []byte, bigEndian bool) []byte {
+	unit := func(i int) uint16 {
 		if bigEndian {
-			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		} else {
-			u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+			return uint16(b[i])<<8 | uint16(b[i+1])
+		}
+		return uint16(b[i]) | uint16(b[i+1])<<8
+	}
+	out := make([]byte, 0, len(b)/2+16)
+	for i := 0; i+1 < len(b); i += 2 {
+		u := unit(i)
+		switch {
+		case u < utf8.RuneSelf:
+			// Captures are almost all ASCII: no rune conversion.
+			out = append(out, byte(u))
+		case utf16.IsSurrogate(rune(u)):
+			r := utf8.RuneError
+			if i+3 < len(b) {
+				if d := utf16.DecodeRune(rune(u), rune(unit(i+2))); d != utf8.RuneError {
+					r = d
+					i += 2
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			out = utf8.AppendRune(out, rune(u))
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(u))
-	for _, r := range utf16.Decode(u) {
-		buf.WriteRune(r)
-	}
-	return buf.String()
+	return out
 }

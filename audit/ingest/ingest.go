@@ -37,6 +37,9 @@ type Result struct {
 	// Baseline and Policy come from inventory files only.
 	Baseline map[audit.Key]audit.RangeObs
 	Policy   []audit.PolicyRule
+	// PolicySet is true when the inventory has a policy key, even if none
+	// of its rules could be read: then nothing is allowed, never everything.
+	PolicySet bool
 	// Problems are values that could not be read.
 	Problems []audit.Problem
 	// Fatal is set when the file could not be read at all (broken YAML);

@@ -5,34 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rpcspan/rpcspan/audit"
 )
 
-// invMaxProblems caps the problems one inventory file reports: a file of a
-// million bad values must not exhaust memory with messages. The rest are
-// counted in one last problem.
-const invMaxProblems = 1000
-
-// Aliases may make a YAML document at most yamlAliasFactor times its own number
-// of values plus yamlAliasAllowance: enough for every host to merge shared
-// defaults ("<<: *defaults"), far too little for a "billion laughs" bomb.
+// Aliases may make a YAML document at most yamlAliasFactor times its own
+// number of values plus yamlAliasAllowance: enough for every host to merge
+// shared defaults ("<<: *defaults"), far too little for a "billion laughs"
+// bomb.
 const (
 	yamlAliasFactor    = 10
 	yamlAliasAllowance = 100_000
 )
 
-// invRegMultiSZ is the registry type Windows requires for Rpc\Internet Ports;
-// an inventory's rpc_ports list stands for a correctly typed value.
-const invRegMultiSZ = "REG_MULTI_SZ"
+// yamlMaxSize is the largest YAML or JSON inventory read: yaml.v3 keeps a
+// node of some 170 bytes per value, so that 8 MiB of "x," would take well
+// over a gigabyte. 8 MiB holds some 40,000 hosts; a larger estate can be
+// split into several files.
+const yamlMaxSize = 8 << 20
 
 // The keys an inventory accepts, in the order problem messages list them.
 var (
@@ -58,8 +54,9 @@ var (
 //	  - {name: dc-replication, from: [group:dc], to: [group:dc], services: [rpc]}
 //
 // Every value keeps the line it was written on. A file that is not YAML at
-// all, whose top level is not a mapping, or whose aliases refer to
-// themselves or expand beyond reason sets Result.Fatal; a bad value inside
+// all, is larger than 8 MiB, has a top level that is not a mapping, or has
+// aliases that refer to themselves or expand beyond reason (an alias bomb)
+// sets Result.Fatal, naming the file and line; a bad value inside
 // a readable file is a Problem and reading goes on. A host without a valid
 // name is skipped (with a problem saying so); a repeated host name is a
 // problem and its facts are merged into the first entry. The error is only
@@ -70,209 +67,6 @@ func ReadInventory(r io.Reader, file string) (*Result, error) {
 		return nil, err
 	}
 	return parseInventory(Decode(b), file), nil
-}
-
-// invReader collects what an inventory file (YAML, JSON or CSV) says.
-type invReader struct {
-	file  string
-	res   *Result
-	hosts map[string]*invHost // by lower-case name
-	seen  map[audit.Problem]bool
-	extra int // problems beyond invMaxProblems
-}
-
-func newInvReader(file string, kind Kind) *invReader {
-	return &invReader{file: file, res: &Result{Kind: kind}, hosts: map[string]*invHost{}, seen: map[audit.Problem]bool{}}
-}
-
-func (v *invReader) src(line int) audit.Source { return audit.Source{File: v.file, Line: line} }
-
-// problem records a bad value on line. A problem repeated word for word
-// (the same aliased value read twice) is recorded once.
-func (v *invReader) problem(line int, host, format string, args ...any) {
-	p := audit.Problem{Src: v.src(line), Host: host, Msg: fmt.Sprintf(format, args...)}
-	if v.seen[p] {
-		return
-	}
-	if len(v.res.Problems) >= invMaxProblems {
-		v.extra++
-		return
-	}
-	v.seen[p] = true
-	v.res.Problems = append(v.res.Problems, p)
-}
-
-func (v *invReader) result() *Result {
-	if v.extra > 0 {
-		v.res.Problems = append(v.res.Problems, audit.Problem{Src: audit.Source{File: v.file},
-			Msg: fmt.Sprintf("%d more problems not listed (only the first %d are)", v.extra, invMaxProblems)})
-		v.extra = 0
-	}
-	return v.res
-}
-
-func (v *invReader) fatal(err error) *Result {
-	return &Result{Kind: v.res.Kind, Fatal: err}
-}
-
-// addHost returns the entry of the host called name, written on line. An
-// invalid name is a problem and gives nil: such a host cannot be listed
-// safely. A repeated name is a problem and gives the first entry, so that
-// nothing the second one says is lost.
-func (v *invReader) addHost(name string, line int) *invHost {
-	if err := audit.ValidHostName(name); err != nil {
-		v.problem(line, "", "host skipped: %v", err)
-		return nil
-	}
-	k := strings.ToLower(name)
-	if e, ok := v.hosts[k]; ok {
-		v.problem(line, e.h.Name, "duplicate host name %q (first at line %d); merged into the first", name, e.h.NameSrc.Line)
-		return e
-	}
-	e := &invHost{h: &audit.Host{Name: name, NameSrc: v.src(line)}}
-	v.hosts[k] = e
-	v.res.Hosts = append(v.res.Hosts, e.h)
-	return e
-}
-
-// invHost is a host being read, with sets that keep its lists free of
-// repeats in constant time per value (audit.Host.Merge scans lists, which
-// a file repeating one host many times would make quadratic).
-type invHost struct {
-	h        *audit.Host
-	addrs    map[netip.Addr]bool
-	groups   map[string]bool // lower case
-	apps     map[string]bool // lower case
-	ranges   map[audit.RangeObs]bool
-	excluded map[invExcludedKey]bool
-	captures map[string]bool
-}
-
-type invExcludedKey struct {
-	key audit.Key
-	r   audit.PortRange
-}
-
-func (e *invHost) addAddr(a netip.Addr, src audit.Source) {
-	if e.addrs == nil {
-		e.addrs = map[netip.Addr]bool{}
-	}
-	if !e.addrs[a] {
-		e.addrs[a] = true
-		e.h.Addresses = append(e.h.Addresses, audit.Addr{Addr: a, Src: src})
-	}
-}
-
-func (e *invHost) addGroup(g string) {
-	if e.groups == nil {
-		e.groups = map[string]bool{}
-	}
-	if k := strings.ToLower(g); !e.groups[k] {
-		e.groups[k] = true
-		e.h.Groups = append(e.h.Groups, g)
-	}
-}
-
-func (e *invHost) addApp(a string) {
-	if e.apps == nil {
-		e.apps = map[string]bool{}
-	}
-	if k := strings.ToLower(a); !e.apps[k] {
-		e.apps[k] = true
-		e.h.Apps = append(e.h.Apps, a)
-	}
-}
-
-// addRange keeps every observation (Host.Range decides which counts)
-// except exact repeats, which only an alias read twice produces.
-func (e *invHost) addRange(o audit.RangeObs) {
-	if e.ranges == nil {
-		e.ranges = map[audit.RangeObs]bool{}
-	}
-	if !e.ranges[o] {
-		e.ranges[o] = true
-		e.h.Ranges = append(e.h.Ranges, o)
-	}
-}
-
-func (e *invHost) addExcluded(x audit.Excluded) {
-	if e.excluded == nil {
-		e.excluded = map[invExcludedKey]bool{}
-	}
-	if k := (invExcludedKey{x.Key, x.Range}); !e.excluded[k] {
-		e.excluded[k] = true
-		e.h.Excluded = append(e.h.Excluded, x)
-	}
-}
-
-func (e *invHost) addCapture(p string) {
-	if e.captures == nil {
-		e.captures = map[string]bool{}
-	}
-	if !e.captures[p] {
-		e.captures[p] = true
-		e.h.Captures = append(e.h.Captures, p)
-	}
-}
-
-// setOS keeps the first OS, as audit.Host.Merge does.
-func (e *invHost) setOS(os string) {
-	if e.h.OS == "" {
-		e.h.OS = os
-	}
-}
-
-// setRPCPorts records a declared Rpc\Internet restriction. Declaring the
-// ports means the restriction is in force, so both flags read "Y" from the
-// line that declared them. A later declaration replaces an earlier one, as
-// audit.Host.Merge does.
-func (e *invHost) setRPCPorts(ports []audit.PortsEntry, src audit.Source) {
-	y := audit.Flag{Value: "Y", Src: src}
-	e.h.RPC = &audit.RPCInternet{Ports: ports, PortsType: invRegMultiSZ, PortsInternetAvailable: y, UseInternetPorts: y}
-}
-
-// invAddr reads one host address: no zone, IPv4-mapped IPv6 unmapped.
-func invAddr(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address", invShort(s))
-	}
-	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%q has a zone; a server address has none", invShort(s))
-	}
-	return a.Unmap(), nil
-}
-
-// invText refuses control characters in free text (os, apps, rule
-// names): they would break the lines of every report that prints it.
-func invText(s string) error {
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return fmt.Errorf("%q contains a control character", invShort(s))
-		}
-	}
-	return nil
-}
-
-// invShort cuts text quoted in a message to a readable length.
-func invShort(s string) string {
-	const max = 80
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
-// invOrList joins words as "a, b or c".
-func invOrList(words []string) string {
-	if len(words) < 2 {
-		return strings.Join(words, "")
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // invRangeKeys reads a key of dynamic, excluded or baseline. Keys are lower
@@ -295,6 +89,10 @@ type yamlInv struct {
 
 func parseInventory(text, file string) *Result {
 	v := newInvReader(file, KindInventory)
+	if len(text) > yamlMaxSize {
+		return v.fatal(audit.Problem{Src: audit.Source{File: file},
+			Msg: fmt.Sprintf("%d bytes: an inventory may have at most %d MiB; split it into several files", len(text), yamlMaxSize>>20)})
+	}
 	text = jsonUnescapeSlash(text)
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	var doc yaml.Node
@@ -333,6 +131,7 @@ func parseInventory(text, file string) *Result {
 				y.host(n)
 			}
 		case "policy":
+			y.res.PolicySet = true
 			for _, n := range y.list(p, "") {
 				y.rule(n)
 			}

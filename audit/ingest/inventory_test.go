@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -34,15 +31,6 @@ func invRead(t *testing.T, file, text string) *Result {
 		t.Fatalf("ReadInventory(%s) error: %v", file, err)
 	}
 	return r
-}
-
-func invTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "inventory", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func invProblems(r *Result) []string {
@@ -98,7 +86,7 @@ func invSvc(t *testing.T, s string) audit.Service {
 
 func TestReadInventoryEstate(t *testing.T) {
 	f := invFile("estate.yaml")
-	r := invRead(t, "estate.yaml", string(invTestdata(t, "estate.yaml")))
+	r := invRead(t, "estate.yaml", string(readTestdata(t, "inventory", "estate.yaml")))
 	if r.Fatal != nil || len(r.Problems) > 0 {
 		t.Fatalf("ReadInventory(estate.yaml): fatal %v, problems %q", r.Fatal, invProblems(r))
 	}
@@ -190,8 +178,8 @@ func TestReadInventoryEstate(t *testing.T) {
 // TestReadInventoryJSONTwin reads the JSON form of estate.yaml: the same
 // facts, each on its own line of the pretty-printed JSON.
 func TestReadInventoryJSONTwin(t *testing.T) {
-	y := invRead(t, "estate.yaml", string(invTestdata(t, "estate.yaml")))
-	j := invRead(t, "estate.json", string(invTestdata(t, "estate.json")))
+	y := invRead(t, "estate.yaml", string(readTestdata(t, "inventory", "estate.yaml")))
+	j := invRead(t, "estate.json", string(readTestdata(t, "inventory", "estate.json")))
 	if j.Fatal != nil || len(j.Problems) > 0 {
 		t.Fatalf("ReadInventory(estate.json): fatal %v, problems %q", j.Fatal, invProblems(j))
 	}
@@ -250,6 +238,21 @@ func TestReadInventoryValues(t *testing.T) {
 				Apps:      []string{"exchange-2007"},
 				Ranges: []audit.RangeObs{
 					f.rng(audit.TCP4, 5000, 5000, 6), f.rng(audit.UDP4, 5000, 5000, 6), f.rng(audit.TCP6, 1025, 5000, 6),
+				},
+			},
+		},
+		{
+			name: "compact JSON",
+			in:   `{"hosts":[{"name":"h1","addresses":["10.0.0.1"],"dynamic":{"tcp":"49152-65535"},"rpc_ports":[5000,"5001"]}]}`,
+			want: &audit.Host{
+				Name: "h1", NameSrc: f.src(1),
+				Addresses: []audit.Addr{f.addr("10.0.0.1", 1)},
+				Ranges:    []audit.RangeObs{f.rng(audit.TCP4, 49152, 65535, 1), f.rng(audit.TCP6, 49152, 65535, 1)},
+				RPC: &audit.RPCInternet{
+					Ports:                  []audit.PortsEntry{{Text: "5000", Src: f.src(1)}, {Text: "5001", Src: f.src(1)}},
+					PortsType:              "REG_MULTI_SZ",
+					PortsInternetAvailable: audit.Flag{Value: "Y", Src: f.src(1)},
+					UseInternetPorts:       audit.Flag{Value: "Y", Src: f.src(1)},
 				},
 			},
 		},
@@ -586,7 +589,7 @@ func TestReadInventoryFatal(t *testing.T) {
 	tests := []struct {
 		name, file, in, want string
 	}{
-		{"broken flow list", "broken.yaml", string(invTestdata(t, "broken.yaml")), "broken.yaml:3: did not find expected ',' or ']'"},
+		{"broken flow list", "broken.yaml", string(readTestdata(t, "inventory", "broken.yaml")), "broken.yaml:3: did not find expected ',' or ']'"},
 		{"bad indentation", "inventory.yaml", "hosts:\n  - name: DC01\n    addresses: [10.0.0.1]\n   dynamic: x\n", "inventory.yaml:2: did not find expected '-' indicator"},
 		{"broken JSON", "inv.json", "{\n  \"hosts\": [\n    {\"name\": \"DC01\",}\n    {\"name\": \"DC02\"}\n  ]\n}\n", "inv.json:3: invalid character '}' looking for beginning of object key string"},
 		{"tab indentation", "inv.yaml", "hosts:\n\t- name: DC01\n", "inv.yaml:2: found character that cannot start any token"},
@@ -597,18 +600,19 @@ func TestReadInventoryFatal(t *testing.T) {
 		{"alias inside itself", "inv.yaml", "hosts: &h\n- name: DC01\n  groups: *h\n", "inv.yaml:3: alias *h refers to a value that contains it"},
 		{"merge of itself", "inv.yaml", "hosts:\n- &h\n  name: DC01\n  <<: *h\n", "inv.yaml:4: alias *h refers to a value that contains it"},
 		{"broken second document", "inv.yaml", "hosts: []\n---\nhosts: [\n", "inv.yaml:3: did not find expected node content"},
+		{"too large", "inv.yaml", "hosts: []\n" + strings.Repeat("#\n", 4<<20), "inv.yaml: 8388618 bytes: an inventory may have at most 8 MiB; split it into several files"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := invRead(t, tt.file, tt.in)
 			if r.Fatal == nil {
-				t.Fatalf("ReadInventory(%q): no fatal error, want %q (problems %q)", tt.in, tt.want, invProblems(r))
+				t.Fatalf("ReadInventory(%s): no fatal error, want %q (problems %q)", tt.name, tt.want, invProblems(r))
 			}
 			if got := r.Fatal.Error(); got != tt.want {
-				t.Errorf("ReadInventory(%q).Fatal = %q, want %q", tt.in, got, tt.want)
+				t.Errorf("ReadInventory(%s).Fatal = %q, want %q", tt.name, got, tt.want)
 			}
 			if len(r.Hosts) > 0 || r.Kind != KindInventory {
-				t.Errorf("ReadInventory(%q) = kind %q, %d hosts; want kind inventory, no hosts", tt.in, r.Kind, len(r.Hosts))
+				t.Errorf("ReadInventory(%s) = kind %q, %d hosts; want kind inventory, no hosts", tt.name, r.Kind, len(r.Hosts))
 			}
 		})
 	}
@@ -618,7 +622,7 @@ func TestReadInventoryFatal(t *testing.T) {
 // the lines they were written on.
 func TestReadInventoryAnchors(t *testing.T) {
 	f := invFile("anchors.yaml")
-	r := invRead(t, "anchors.yaml", string(invTestdata(t, "anchors.yaml")))
+	r := invRead(t, "anchors.yaml", string(readTestdata(t, "inventory", "anchors.yaml")))
 	if r.Fatal != nil || len(r.Problems) > 0 {
 		t.Fatalf("ReadInventory(anchors.yaml): fatal %v, problems %q", r.Fatal, invProblems(r))
 	}
@@ -672,7 +676,7 @@ func TestReadInventoryAliasBomb(t *testing.T) {
 		fatal    string
 		hosts    int
 	}{
-		{"bomb.yaml", string(invTestdata(t, "bomb.yaml")), "inv.yaml: aliases expand 88 values to more than 100880; refusing to read the file", 0},
+		{"bomb.yaml", string(readTestdata(t, "inventory", "bomb.yaml")), "inv.yaml: aliases expand 88 values to more than 100880; refusing to read the file", 0},
 		{"billion laughs", nine.String(), "inv.yaml: aliases expand 112 values to more than 101120; refusing to read the file", 0},
 		{"one host repeated", wide.String(), "inv.yaml: aliases expand 4009 values to more than 140090; refusing to read the file", 0},
 		{"merged defaults", merged.String(), "", 3001},
@@ -698,14 +702,14 @@ func TestReadInventoryAliasBomb(t *testing.T) {
 // TestReadInventoryEncodings reads estate.yaml as Notepad and PowerShell
 // may save it: the result must not change.
 func TestReadInventoryEncodings(t *testing.T) {
-	plain := invTestdata(t, "estate.yaml")
+	plain := readTestdata(t, "inventory", "estate.yaml")
 	want := invRead(t, "estate.yaml", string(plain))
 	crlf := bytes.ReplaceAll(plain, []byte("\n"), []byte("\r\n"))
 	trailing := bytes.ReplaceAll(plain, []byte("\n"), []byte("  \n"))
 	tests := map[string][]byte{
 		"utf-8 bom":         append([]byte{0xEF, 0xBB, 0xBF}, crlf...),
-		"utf-16le bom crlf": invUTF16LE(string(crlf), true),
-		"utf-16le no bom":   invUTF16LE(string(plain), false),
+		"utf-16le bom crlf": utf16LE(string(crlf), true),
+		"utf-16le no bom":   utf16LE(string(plain), false),
 		"trailing spaces":   trailing,
 	}
 	for name, b := range tests {
@@ -719,17 +723,6 @@ func TestReadInventoryEncodings(t *testing.T) {
 			}
 		})
 	}
-}
-
-func invUTF16LE(s string, bom bool) []byte {
-	var b []byte
-	if bom {
-		b = append(b, 0xFF, 0xFE)
-	}
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = append(b, byte(u), byte(u>>8))
-	}
-	return b
 }
 
 // TestReadInventoryProblemCap checks that a file full of bad values does
@@ -813,17 +806,16 @@ func invCheckResult(t *testing.T, r *Result, file string) {
 
 func FuzzInventory(f *testing.F) {
 	for _, name := range []string{"estate.yaml", "estate.json", "anchors.yaml", "broken.yaml", "bomb.yaml"} {
-		f.Add(invTestdata(f, name))
+		f.Add(readTestdata(f, "inventory", name))
 	}
 	f.Add([]byte("hosts:\n- name: DC01\n  dynamic: {tcp: 70000, udp: 49152+lots}\n  <<: {os: x}\n- name: dc01\n"))
-	f.Add(invUTF16LE("hosts:\r\n- name: DC01\r\n  rpc_ports: [5000]\r\n", true))
+	f.Add(utf16LE("hosts:\r\n- name: DC01\r\n  rpc_ports: [5000]\r\n", true))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		os.WriteFile("/tmp/invfuzz_last", b, 0o644) // DEBUG
 		done := make(chan bool)
 		go func() {
 			select {
 			case <-done:
-			case <-time.After(3 * time.Second):
+			case <-time.After(10 * time.Second):
 				panic(fmt.Sprintf("ReadInventory(%q) hangs", b))
 			}
 		}()
@@ -834,4 +826,27 @@ func FuzzInventory(f *testing.F) {
 		}
 		invCheckResult(t, r, "fuzz.yaml")
 	})
+}
+
+// TestInventoryParse checks that Parse routes the inventory testdata to
+// these readers.
+func TestInventoryParse(t *testing.T) {
+	tests := []struct {
+		file  string
+		kind  Kind
+		hosts int
+	}{
+		{"estate.yaml", KindInventory, 5},
+		{"estate.json", KindInventory, 5},
+		{"estate.csv", KindCSV, 5},
+		{"anchors.yaml", KindInventory, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			r := Parse(utf16LE(string(readTestdata(t, "inventory", tt.file)), true), tt.file)
+			if r.Kind != tt.kind || len(r.Hosts) != tt.hosts || r.Fatal != nil || len(r.Problems) > 0 {
+				t.Errorf("Parse(%s) = kind %q, %d hosts, fatal %v, problems %q; want kind %q, %d hosts", tt.file, r.Kind, len(r.Hosts), r.Fatal, invProblems(r), tt.kind, tt.hosts)
+			}
+		})
+	}
 }

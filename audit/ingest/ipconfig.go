@@ -60,7 +60,7 @@ func scanIPConfig(c *capture, lines []string) {
 		a = a.WithZone("").Unmap()
 		// Windows does not use an address that failed duplicate address
 		// detection, so it is no server address either.
-		if !server || strings.EqualFold(suffix, "Duplicate") || !ipconfigServerAddr(a) {
+		if !server || strings.EqualFold(suffix, "Duplicate") || !serverAddr(a) {
 			continue
 		}
 		if seen == nil {
@@ -77,10 +77,11 @@ func scanIPConfig(c *capture, lines []string) {
 	}
 }
 
-// ipconfigServerAddr reports whether a could be where clients reach the
-// host: not link-local (fe80::/10, 169.254/16), loopback, unspecified or
-// multicast.
-func ipconfigServerAddr(a netip.Addr) bool {
+// serverAddr reports whether a could be where clients reach the host: not
+// link-local (fe80::/10, 169.254/16), loopback, unspecified or multicast.
+// The readers that take a host's addresses from the host itself (ipconfig,
+// the collector) keep only such addresses.
+func serverAddr(a netip.Addr) bool {
 	return !a.IsLinkLocalUnicast() && !a.IsLoopback() && !a.IsUnspecified() &&
 		!a.IsMulticast() && !a.IsLinkLocalMulticast()
 }

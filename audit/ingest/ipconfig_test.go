@@ -74,7 +74,7 @@ func TestScanIPConfig(t *testing.T) {
 	}{
 		{
 			name:  "utf16 bom crlf with suffixes",
-			in:    regUTF16("\r\nWindows IP Configuration\r\n\r\n   IPv4 Address. . . . . . . . . . . : 10.1.0.10(Preferred) \r\n   IPv6 Address. . . . . . . . . . . : fd00::10(Deprecated)\r\n"),
+			in:    utf16LE("\r\nWindows IP Configuration\r\n\r\n   IPv4 Address. . . . . . . . . . . : 10.1.0.10(Preferred) \r\n   IPv6 Address. . . . . . . . . . . : fd00::10(Deprecated)\r\n", true),
 			want:  []any{4, "10.1.0.10", 5, "fd00::10"},
 			found: true,
 		},
@@ -140,7 +140,7 @@ func TestScanIPConfig(t *testing.T) {
 }
 
 func FuzzIPConfig(f *testing.F) {
-	regSeedDir(f, ipconfigDir)
+	seedDir(f, ipconfigDir)
 	f.Add([]byte("   IPv6 Address. . . : fe80::1%12(Preferred)\n   IPv4 Address. . : 1.2.3.4()\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := SplitLines(Decode(data))
@@ -153,7 +153,7 @@ func FuzzIPConfig(f *testing.F) {
 		}
 		seen := map[netip.Addr]bool{}
 		for _, a := range c.host.Addresses {
-			if !a.Addr.IsValid() || a.Addr.Zone() != "" || a.Addr.Is4In6() || !ipconfigServerAddr(a.Addr) || seen[a.Addr] {
+			if !a.Addr.IsValid() || a.Addr.Zone() != "" || a.Addr.Is4In6() || !serverAddr(a.Addr) || seen[a.Addr] {
 				t.Errorf("address %v kept", a.Addr)
 			}
 			seen[a.Addr] = true

@@ -89,7 +89,7 @@ func TestScanLinux(t *testing.T) {
 		},
 		{
 			name:    "utf16 bom",
-			in:      regUTF16("32768\t60999\r\n"),
+			in:      utf16LE("32768\t60999\r\n", true),
 			want:    linuxObs(f, 1, 32768, 60999, all...),
 			formats: []string{"linux-ip-local-port-range"},
 		},
@@ -192,7 +192,7 @@ func TestScanLinux(t *testing.T) {
 }
 
 func FuzzLinux(f *testing.F) {
-	regSeedDir(f, linuxDir)
+	seedDir(f, linuxDir)
 	f.Add([]byte("cat ip_local_port_range\n# 1 2\n[global]\nrpc server dynamic port range = 5-\\\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := SplitLines(Decode(data))

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,10 +66,11 @@ type input struct {
 // flag. Bad values inside readable files are kept as the estate's Problems.
 func Load(paths []string, opt Options) (*audit.Estate, *Stats, error) {
 	l := &loader{
-		est:   audit.NewEstate(),
-		stats: &Stats{ByKind: map[Kind]int{}, Formats: map[string]int{}},
-		seen:  map[string]bool{},
-		opt:   opt,
+		est:    audit.NewEstate(),
+		stats:  &Stats{ByKind: map[Kind]int{}, Formats: map[string]int{}},
+		seen:   map[string]bool{},
+		walked: map[string]bool{},
+		opt:    opt,
 	}
 	var first []input
 	for _, p := range paths {
@@ -83,8 +85,8 @@ func Load(paths []string, opt Options) (*audit.Estate, *Stats, error) {
 		return nil, nil, err
 	}
 	// Inventories first: they name hosts and say which captures are whose.
-	forced := map[string]string{} // absolute capture path -> host
-	var forcedDirs []struct{ dir, host string }
+	forced := map[string]string{}     // absolute capture path -> host
+	forcedDirs := map[string]string{} // absolute capture folder -> host
 	var second []input
 	for i, r := range results {
 		if r.Kind != KindInventory && r.Kind != KindCSV {
@@ -98,13 +100,18 @@ func Load(paths []string, opt Options) (*audit.Estate, *Stats, error) {
 			for _, c := range h.Captures {
 				p := filepath.Join(base, filepath.FromSlash(c))
 				abs := absPath(p)
+				if l.walked[abs] {
+					// A folder walked already: its files are queued.
+					forcedDirs[abs] = h.Name
+					continue
+				}
 				fi, err := os.Stat(p)
 				if err != nil {
 					l.est.Problem(audit.Problem{Src: h.NameSrc, Host: h.Name, Msg: fmt.Sprintf("capture %q listed for the host cannot be read: %v", c, unwrapPathError(err))})
 					continue
 				}
 				if fi.IsDir() {
-					forcedDirs = append(forcedDirs, struct{ dir, host string }{abs, h.Name})
+					forcedDirs[abs] = h.Name
 				} else if prev, ok := forced[abs]; ok && !strings.EqualFold(prev, h.Name) {
 					l.est.Problem(audit.Problem{Src: h.NameSrc, Host: h.Name, Msg: fmt.Sprintf("capture %q is already listed for host %s; it stays with %s", c, prev, prev)})
 				} else {
@@ -134,9 +141,14 @@ func Load(paths []string, opt Options) (*audit.Estate, *Stats, error) {
 		if h, ok := forced[abs]; ok {
 			in.host = h
 		} else {
-			for _, d := range forcedDirs {
-				if strings.HasPrefix(abs, d.dir+string(filepath.Separator)) {
-					in.host = d.host
+			// The nearest listed folder above the file decides.
+			for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+				if h, ok := forcedDirs[dir]; ok {
+					in.host = h
+					break
+				}
+				if parent := filepath.Dir(dir); parent == dir {
+					break
 				}
 			}
 		}
@@ -151,10 +163,11 @@ func Load(paths []string, opt Options) (*audit.Estate, *Stats, error) {
 }
 
 type loader struct {
-	est   *audit.Estate
-	stats *Stats
-	seen  map[string]bool // absolute paths already queued
-	opt   Options
+	est    *audit.Estate
+	stats  *Stats
+	seen   map[string]bool // absolute paths of files already queued
+	walked map[string]bool // absolute paths of folders already walked
+	opt    Options
 }
 
 // expand turns one path into the files to read: itself, or every file
@@ -190,7 +203,11 @@ func (l *loader) expand(p, root string, named bool) ([]input, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
+			l.walked[absPath(q)] = true
+			return nil
+		}
+		if !d.Type().IsRegular() {
 			return nil
 		}
 		abs := absPath(q)
@@ -248,18 +265,36 @@ func (l *loader) readOne(in input) (*Result, error) {
 			return nil, fmt.Errorf("reading %s: %w", in.path, unwrapPathError(err))
 		}
 		defer f.Close()
-		r = f
+		if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= MaxFileSize {
+			// Read into a buffer of the right size: io.ReadAll's
+			// doubling costs more than the parsing on 20,000 files.
+			b := make([]byte, fi.Size()+1)
+			n, err := io.ReadFull(f, b)
+			if err != nil && err != io.ErrUnexpectedEOF {
+				return nil, fmt.Errorf("reading %s: %w", in.path, err)
+			}
+			if n <= int(fi.Size()) {
+				return parseOwned(b[:n], in.path), nil
+			}
+			// The file grew while being read: read the rest normally.
+			r = io.MultiReader(bytes.NewReader(b[:n]), f)
+		} else {
+			r = f
+		}
 	}
 	b, err := readAll(r, in.path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(b, in.path), nil
+	return parseOwned(b, in.path), nil
 }
 
 // Parse recognises what the bytes of one file hold and reads them.
-func Parse(b []byte, file string) *Result {
-	text := Decode(b)
+func Parse(b []byte, file string) *Result { return parseText(Decode(b), file) }
+
+func parseOwned(b []byte, file string) *Result { return parseText(decodeOwned(b), file) }
+
+func parseText(text, file string) *Result {
 	var (
 		r   *Result
 		err error
@@ -284,7 +319,7 @@ func Parse(b []byte, file string) *Result {
 // told apart here: a file that is none of the structured kinds is scanned
 // for every capture format.
 func Detect(text, file string) Kind {
-	t := strings.TrimLeft(text, " \t\n\uFEFF")
+	t := strings.TrimLeft(strings.TrimPrefix(text, "\uFEFF"), " \t\n")
 	if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
 		if IsCollectorJSON(t) {
 			return KindCollector
@@ -298,9 +333,15 @@ func Detect(text, file string) Kind {
 	if ext == ".yaml" || ext == ".yml" {
 		return KindInventory
 	}
-	for _, line := range strings.SplitN(t, "\n", 200) {
+	rest := t
+	for range 200 {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		if strings.HasPrefix(line, "hosts:") || strings.HasPrefix(line, "baseline:") || strings.HasPrefix(line, "policy:") {
 			return KindInventory
+		}
+		if rest == "" {
+			break
 		}
 	}
 	head, _, _ := strings.Cut(t, "\n")
@@ -338,6 +379,7 @@ func (l *loader) addInventory(in input, r *Result) error {
 		l.est.Baseline[k] = o
 	}
 	l.est.Policy = append(l.est.Policy, r.Policy...)
+	l.est.PolicySet = l.est.PolicySet || r.PolicySet
 	for _, h := range r.Hosts {
 		h.Sources = append(h.Sources, audit.Source{File: in.path})
 		l.est.Add(h)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/rpcspan/rpcspan/audit"
@@ -79,28 +80,36 @@ func scanNetshDynamic(c *capture, lines []string, dash int, key audit.Key) int {
 		}
 	}
 	c.found(formatNetshDynamic)
-	startLine, countLine := idx[0]+1, idx[1]+1
-	start, ok := netshNumber(val[0])
-	if !ok {
-		c.problem(startLine, "netsh dynamicport %s: start port %q is not a number", key, val[0])
-		return j
-	}
-	if start > 65535 {
-		c.problem(startLine, "netsh dynamicport %s: start port %q outside 0-65535", key, val[0])
-		return j
-	}
-	count, ok := netshNumber(val[1])
-	if !ok {
-		c.problem(countLine, "netsh dynamicport %s: number of ports %q is not a number", key, val[1])
-		return j
-	}
-	r, err := audit.RangeFromStartCount(start, count)
+	r, bad, err := netshStartCount(val[0], val[1], "start port", "number of ports")
 	if err != nil {
-		c.problem(countLine, "netsh dynamicport %s: number of ports %q: %v", key, val[1], err)
+		c.problem(idx[bad]+1, "netsh dynamicport %s: %v", key, err)
 		return j
 	}
-	c.host.Ranges = append(c.host.Ranges, audit.RangeObs{Key: key, Range: r, Origin: audit.Captured, Src: c.src(startLine)})
+	c.host.Ranges = append(c.host.Ranges, audit.RangeObs{Key: key, Range: r, Origin: audit.Captured, Src: c.src(idx[0] + 1)})
 	return j
+}
+
+// netshStartCount reads a dynamic port range as Windows prints it, in netsh
+// and Get-Net*Setting output alike: a decimal start port and number of
+// ports. On failure bad is 0 when the start is wrong and 1 when the count
+// is, and err starts with startName or countName and quotes the value, for
+// the caller to put after its own prefix.
+func netshStartCount(start, count, startName, countName string) (r audit.PortRange, bad int, err error) {
+	s, ok := netshNumber(start)
+	if !ok {
+		return r, 0, fmt.Errorf("%s %q is not a number", startName, start)
+	}
+	if s > 65535 {
+		return r, 0, fmt.Errorf("%s %q outside 0-65535", startName, start)
+	}
+	n, ok := netshNumber(count)
+	if !ok {
+		return r, 1, fmt.Errorf("%s %q is not a number", countName, count)
+	}
+	if r, err = audit.RangeFromStartCount(s, n); err != nil {
+		return r, 1, fmt.Errorf("%s %q: %w", countName, count, err)
+	}
+	return r, 0, nil
 }
 
 // netshExcludedHeader reports the protocol of an excludedportrange block

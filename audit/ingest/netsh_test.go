@@ -2,12 +2,9 @@ package ingest
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/text/encoding/charmap"
@@ -42,26 +39,6 @@ func netshGot(scan scanner, text string) (netshWant, *capture) {
 		got.Problems = append(got.Problems, p.Src.Line)
 	}
 	return got, c
-}
-
-// netshUTF16LE encodes s the way Windows PowerShell 5.1's ">" does.
-func netshUTF16LE(s string) []byte {
-	var b bytes.Buffer
-	b.Write([]byte{0xFF, 0xFE})
-	for _, u := range utf16.Encode([]rune(s)) {
-		b.WriteByte(byte(u))
-		b.WriteByte(byte(u >> 8))
-	}
-	return b.Bytes()
-}
-
-func readNetshCorpus(t testing.TB, dir, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "corpus", dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 var (
@@ -127,7 +104,7 @@ func TestNetshCorpus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			text := Decode(readNetshCorpus(t, "netsh", tt.file))
+			text := Decode(readTestdata(t, "corpus", "netsh", tt.file))
 			got, _ := netshGot(scanNetsh, text)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("scanNetsh(%s) mismatch (-want +got):\n%s", tt.file, diff)
@@ -360,7 +337,7 @@ func TestNetshBatchEncodings(t *testing.T) {
 		data []byte
 	}{
 		{"cp850 crlf", cp850},
-		{"utf-16le bom crlf", netshUTF16LE(crlf)},
+		{"utf-16le bom crlf", utf16LE(crlf, true)},
 		{"utf-8 lf", []byte(netshBatch)},
 	}
 	for _, tt := range tests {
@@ -445,22 +422,10 @@ func netshCheckSane(t *testing.T, c *capture, nlines int) {
 	}
 }
 
-func netshSeeds(f *testing.F, dir string) {
-	entries, err := os.ReadDir(filepath.Join("testdata", "corpus", dir))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".txt") {
-			f.Add(readNetshCorpus(f, dir, e.Name()))
-		}
-	}
-}
-
 func FuzzNetsh(f *testing.F) {
-	netshSeeds(f, "netsh")
+	seedDir(f, "testdata/corpus/netsh")
 	f.Add([]byte(netshBatch))
-	f.Add(netshUTF16LE(strings.ReplaceAll(netshBatch, "\n", "\r\n")))
+	f.Add(utf16LE(strings.ReplaceAll(netshBatch, "\n", "\r\n"), true))
 	f.Add([]byte("Protocol tcp Dynamic Port Range\n----------\nA : 70000\nB : x\n"))
 	f.Add([]byte("Protocol tcp Port Exclusion Ranges\nS E\n--- ---\n1 2 *\n3\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -125,23 +125,9 @@ func (s *psScan) flush() {
 		c.problem(b.count.line, "%s: %s is empty while %s is %q", cmd, psNumPorts, psStartPort, b.start.value)
 		return
 	}
-	start, ok := netshNumber(b.start.value)
-	if !ok {
-		c.problem(b.start.line, "%s: %s %q is not a number", cmd, psStartPort, b.start.value)
-		return
-	}
-	if start > 65535 {
-		c.problem(b.start.line, "%s: %s %q outside 0-65535", cmd, psStartPort, b.start.value)
-		return
-	}
-	count, ok := netshNumber(b.count.value)
-	if !ok {
-		c.problem(b.count.line, "%s: %s %q is not a number", cmd, psNumPorts, b.count.value)
-		return
-	}
-	r, err := audit.RangeFromStartCount(start, count)
+	r, bad, err := netshStartCount(b.start.value, b.count.value, psStartPort, psNumPorts)
 	if err != nil {
-		c.problem(b.count.line, "%s: %s %q: %v", cmd, psNumPorts, b.count.value, err)
+		c.problem([2]int{b.start.line, b.count.line}[bad], "%s: %v", cmd, err)
 		return
 	}
 	d := &s.done[0]

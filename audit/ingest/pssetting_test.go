@@ -36,7 +36,7 @@ func TestPSSettingCorpus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			text := Decode(readNetshCorpus(t, "pssetting", tt.file))
+			text := Decode(readTestdata(t, "corpus", "pssetting", tt.file))
 			got, _ := netshGot(scanPSSetting, text)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("scanPSSetting(%s) mismatch (-want +got):\n%s", tt.file, diff)
@@ -170,7 +170,7 @@ func TestPSSettingSynthetic(t *testing.T) {
 
 func TestPSSettingUDPUTF16(t *testing.T) {
 	text := "PS C:\\Users\\admin> Get-NetUDPSetting\r\n\r\nDynamicPortRangeStartPort     : 49152\r\nDynamicPortRangeNumberOfPorts : 16384\r\n\r\n\r\n"
-	r, err := ReadCapture(bytes.NewReader(netshUTF16LE(text)), "f")
+	r, err := ReadCapture(bytes.NewReader(utf16LE(text, true)), "f")
 	if err != nil {
 		t.Fatalf("ReadCapture: %v", err)
 	}
@@ -189,9 +189,9 @@ func TestPSSettingUDPUTF16(t *testing.T) {
 }
 
 func FuzzPSSetting(f *testing.F) {
-	netshSeeds(f, "pssetting")
+	seedDir(f, "testdata/corpus/pssetting")
 	f.Add([]byte(psTCP("Automatic=/", "Internet=49152/16384", "Compat=x/70000")))
-	f.Add(netshUTF16LE("Get-NetUDPSetting\r\nDynamicPortRangeStartPort : 1\r\nDynamicPortRangeNumberOfPorts : 65535\r\n"))
+	f.Add(utf16LE("Get-NetUDPSetting\r\nDynamicPortRangeStartPort : 1\r\nDynamicPortRangeNumberOfPorts : 65535\r\n", true))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := SplitLines(Decode(data))
 		c := newCapture("f")

@@ -64,7 +64,9 @@ func scanReg(c *capture, lines []string) {
 				continue
 			}
 		}
-		if strings.ContainsAny(t, "\u201c\u201d") {
+		// Curly quotes start with byte 0xE2 in UTF-8; checking it first
+		// keeps this off the profile for the many lines without one.
+		if strings.IndexByte(t, 0xE2) >= 0 && strings.ContainsAny(t, "\u201c\u201d") {
 			t = regQuotes.Replace(t)
 		}
 		if t[0] == '"' {
@@ -72,6 +74,11 @@ func scanReg(c *capture, lines []string) {
 			continue
 		}
 		if !r.inKey {
+			continue
+		}
+		if !strings.Contains(t, "REG_") {
+			// Both remaining forms name the type; most lines of most
+			// captures are not registry values at all.
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {

@@ -22,16 +22,6 @@ func regRun(file string, b []byte) *capture {
 	return c
 }
 
-// regUTF16 encodes s as regedit writes files: UTF-16LE with a BOM.
-func regUTF16(s string) []byte {
-	u := utf16.Encode([]rune(s))
-	b := []byte{0xFF, 0xFE}
-	for _, x := range u {
-		b = append(b, byte(x), byte(x>>8))
-	}
-	return b
-}
-
 // regHex7 renders strings as regedit 5 writes a hex(7) value, unwrapped.
 func regHex7(items ...string) string {
 	var hex []string
@@ -141,12 +131,12 @@ func TestScanReg(t *testing.T) {
 	}{
 		{
 			name: "utf16 bom crlf trailing spaces",
-			in:   regUTF16(hdr + `"Ports"=` + regHex7("5000-5100", "6000") + "  \r\n\"UseInternetPorts\"=\"Y\"  \r\n"),
+			in:   utf16LE(hdr+`"Ports"=`+regHex7("5000-5100", "6000")+"  \r\n\"UseInternetPorts\"=\"Y\"  \r\n", true),
 			want: &audit.RPCInternet{Ports: regPorts(f, 4, "5000-5100", "6000"), PortsType: regTypeMultiSZ, UseInternetPorts: regFlag(f, 5, "Y")},
 		},
 		{
 			name: "entries kept exactly, empty entry inside the list",
-			in:   regUTF16(hdr + `"Ports"=` + regHex7(" 5000-5100", "", "6000 ") + "\r\n"),
+			in:   utf16LE(hdr+`"Ports"=`+regHex7(" 5000-5100", "", "6000 ")+"\r\n", true),
 			want: &audit.RPCInternet{Ports: regPorts(f, 4, " 5000-5100", "", "6000 "), PortsType: regTypeMultiSZ},
 		},
 		{
@@ -332,8 +322,8 @@ func TestSplitMultiSZ(t *testing.T) {
 }
 
 func FuzzReg(f *testing.F) {
-	regSeedDir(f, regDir)
-	f.Add(regUTF16("Windows Registry Editor Version 5.00\r\n[HKLM\\SOFTWARE\\Microsoft\\Rpc\\Internet]\r\n\"Ports\"=hex(7):35,00,\\\r\n  00,00\r\n"))
+	seedDir(f, regDir)
+	f.Add(utf16LE("Windows Registry Editor Version 5.00\r\n[HKLM\\SOFTWARE\\Microsoft\\Rpc\\Internet]\r\n\"Ports\"=hex(7):35,00,\\\r\n  00,00\r\n", true))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := SplitLines(Decode(data))
 		c := newCapture("fuzz")
@@ -365,22 +355,4 @@ func FuzzReg(f *testing.F) {
 			}
 		}
 	})
-}
-
-// regSeedDir adds every file of dir except SOURCES.tsv as a fuzz seed.
-func regSeedDir(f *testing.F, dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() || e.Name() == "SOURCES.tsv" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
 }

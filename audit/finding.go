@@ -1,0 +1,94 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Severity ranks findings. The zero value is Info.
+type Severity int
+
+// The severities, least severe first.
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+// String returns "info", "warning" or "error".
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return "info"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ParseSeverity reads "error", "warning" or "info".
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(s) {
+	case "error":
+		return Error, nil
+	case "warning":
+		return Warning, nil
+	case "info":
+		return Info, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want error, warning or info)", s)
+}
+
+// Finding is one thing wrong (or worth knowing) about the estate. ID is
+// stable across releases; Message is one line a person understands without
+// the docs; Detail holds the numbers (ranges as "FIRST-LAST" strings,
+// counts, sources) for programs.
+type Finding struct {
+	ID       string         `json:"id"`
+	Severity Severity       `json:"severity"`
+	Host     string         `json:"host,omitempty"`
+	Message  string         `json:"message"`
+	Detail   map[string]any `json:"detail"`
+}
+
+// The finding ids.
+const (
+	IDInputInvalid           = "input-invalid"
+	IDHostNoAddress          = "host-no-address"
+	IDRangeInvalid           = "range-invalid"
+	IDRangeAssumed           = "range-assumed"
+	IDRangeLegacy            = "range-legacy"
+	IDRangeExchange2007      = "range-exchange-2007"
+	IDRangeBaselineMismatch  = "range-baseline-mismatch"
+	IDRangeFamilyMismatch    = "range-family-mismatch"
+	IDRangeProtocolMismatch  = "range-protocol-mismatch"
+	IDRangeGroupInconsistent = "range-group-inconsistent"
+	IDRangeDeclaredMismatch  = "range-declared-mismatch"
+	IDServicePortOverlap     = "service-port-overlap"
+	IDExcludedOverlap        = "excluded-overlap"
+	IDRPCPortsInvalid        = "rpc-ports-invalid"
+	IDRPCPortsTooFew         = "rpc-ports-too-few"
+	IDRPCPortsLow            = "rpc-ports-low"
+)
+
+// SortFindings orders findings by severity (most severe first), then host,
+// id and message, so that reports are stable.
+func SortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+			return c
+		}
+		if c := strings.Compare(strings.ToLower(a.Host), strings.ToLower(b.Host)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+}

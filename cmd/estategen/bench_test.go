@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/rpcspan/rpcspan/audit/ingest"
+	"github.com/rpcspan/rpcspan/audit/report"
+)
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchErr  error
+)
+
+// benchEstate writes the 10,000-host estate once per test binary.
+// RPCSPAN_BENCH_DIR names an estate written before (go run ./cmd/estategen
+// -hosts 10000 -seed 1 -out DIR), to profile reading without writing.
+func benchEstate(b *testing.B) string {
+	if dir := os.Getenv("RPCSPAN_BENCH_DIR"); dir != "" {
+		return dir
+	}
+	benchOnce.Do(func() {
+		benchDir, benchErr = os.MkdirTemp("", "rpcspan-bench")
+		if benchErr == nil {
+			_, benchErr = Generate(filepath.Join(benchDir, "estate"), 10000, 1)
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return filepath.Join(benchDir, "estate")
+}
+
+// BenchmarkIngest reads a synthetic estate of 10,000 hosts (inventory plus
+// about 20,700 capture files in mixed formats and encodings) and builds its
+// printable inventory. Target: at most 1 s and 300 MB peak on 2 cores.
+//
+//	go test ./cmd/estategen -run '^$' -bench Ingest -benchtime 5x
+func BenchmarkIngest(b *testing.B) {
+	dir := benchEstate(b)
+	b.ReportAllocs()
+	var hosts int
+	for b.Loop() {
+		est, stats, err := ingest.Load([]string{dir}, ingest.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if stats.Problems != 0 {
+			b.Fatalf("%d problems reading the synthetic estate", stats.Problems)
+		}
+		hosts = len(report.NewInventory(est).Hosts)
+	}
+	if hosts != 10000 {
+		b.Fatalf("read %d hosts, want 10000", hosts)
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-MB")
+	}
+}
