@@ -54,16 +54,24 @@ func (e *Estate) Add(h *Host) { e.Host(h.Name).Merge(h) }
 // Hosts returns the hosts sorted by name (case-insensitively, then as
 // written, so that the order never depends on map iteration).
 func (e *Estate) Hosts() []*Host {
-	out := make([]*Host, 0, len(e.hosts))
-	for _, h := range e.hosts {
-		out = append(out, h)
+	type keyed struct {
+		lower string
+		h     *Host
 	}
-	slices.SortFunc(out, func(a, b *Host) int {
-		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+	ks := make([]keyed, 0, len(e.hosts))
+	for lower, h := range e.hosts {
+		ks = append(ks, keyed{lower, h})
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := strings.Compare(a.lower, b.lower); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Name, b.Name)
+		return strings.Compare(a.h.Name, b.h.Name)
 	})
+	out := make([]*Host, len(ks))
+	for i, k := range ks {
+		out[i] = k.h
+	}
 	return out
 }
 

@@ -74,6 +74,9 @@ const (
 	IDRPCPortsInvalid        = "rpc-ports-invalid"
 	IDRPCPortsTooFew         = "rpc-ports-too-few"
 	IDRPCPortsLow            = "rpc-ports-low"
+	// IDPolicyUnmatched is a policy selector that matches no host, or a
+	// policy rule left with no source or destination.
+	IDPolicyUnmatched = "policy-unmatched"
 )
 
 // SortFindings orders findings by severity (most severe first), then host,

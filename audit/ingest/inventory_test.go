@@ -600,7 +600,8 @@ func TestReadInventoryFatal(t *testing.T) {
 		{"alias inside itself", "inv.yaml", "hosts: &h\n- name: DC01\n  groups: *h\n", "inv.yaml:3: alias *h refers to a value that contains it"},
 		{"merge of itself", "inv.yaml", "hosts:\n- &h\n  name: DC01\n  <<: *h\n", "inv.yaml:4: alias *h refers to a value that contains it"},
 		{"broken second document", "inv.yaml", "hosts: []\n---\nhosts: [\n", "inv.yaml:3: did not find expected node content"},
-		{"too large", "inv.yaml", "hosts: []\n" + strings.Repeat("#\n", 4<<20), "inv.yaml: 8388618 bytes: an inventory may have at most 8 MiB; split it into several files"},
+		{"too large", "inv.yaml", "hosts: []\n" + strings.Repeat("#", 32<<20), "inv.yaml: 33554442 bytes: an inventory may have at most 32 MiB; split it into several files"},
+		{"too many values", "inv.yaml", "hosts: [" + strings.Repeat("x,", 5<<20) + "]\n", "inv.yaml: about 5242882 values: an inventory may have at most 4194304; split it into several files"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

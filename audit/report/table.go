@@ -19,7 +19,10 @@ func writeASCIITable(w io.Writer, header []string, rows [][]string) error {
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		// Long messages and address lists wrap at word boundaries so that
+		// a table stays readable in a terminal.
+		tablewriter.WithRowAutoWrap(tw.WrapNormal),
+		tablewriter.WithRowMaxWidth(72),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 	)
 	t.Header(toAny(header)...)
@@ -55,9 +58,13 @@ func writeMarkdownTable(w io.Writer, header []string, rows [][]string) error {
 	return err
 }
 
+// markdownEscaper keeps a cell inside its cell on GitHub, GitLab, Jira and
+// ServiceNow: "|" would end the cell, a line break the row, and "<" could
+// start HTML. Other Markdown punctuation is left alone, because renderers
+// disagree on backslash escapes (Jira shows them) and a Windows path like
+// Rpc\Internet must read as written.
 var markdownEscaper = strings.NewReplacer(
-	`\`, `\\`, `|`, `\|`, "`", "\\`", `*`, `\*`, `_`, `\_`, `<`, `&lt;`, `>`, `&gt;`,
-	"\r", " ", "\n", " ",
+	`|`, `\|`, `<`, `&lt;`, `>`, `&gt;`, "\r", " ", "\n", " ",
 )
 
 func markdownCell(s string) string {

@@ -3,10 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/rpcspan/rpcspan/audit"
 	"github.com/rpcspan/rpcspan/audit/ingest"
 	"github.com/rpcspan/rpcspan/audit/report"
 )
@@ -15,6 +17,10 @@ var (
 	benchOnce sync.Once
 	benchDir  string
 	benchErr  error
+
+	bigOnce sync.Once
+	bigEst  *audit.Estate
+	bigErr  error
 )
 
 // benchEstate writes the 10,000-host estate once per test binary.
@@ -58,6 +64,55 @@ func BenchmarkIngest(b *testing.B) {
 	if hosts != 10000 {
 		b.Fatalf("read %d hosts, want 10000", hosts)
 	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-MB")
+	}
+}
+
+// bigEstate reads a 100,000-host estate written by Generate, once:
+// RPCSPAN_BENCH_DIR_100K names one written before (go run ./cmd/estategen
+// -hosts 100000 -seed 1 -out DIR), else it is written to a temporary folder.
+func bigEstate(b *testing.B) *audit.Estate {
+	bigOnce.Do(func() {
+		dir := os.Getenv("RPCSPAN_BENCH_DIR_100K")
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "rpcspan-bench100k")
+			if err != nil {
+				bigErr = err
+				return
+			}
+			defer os.RemoveAll(tmp)
+			dir = filepath.Join(tmp, "estate")
+			if _, bigErr = Generate(dir, 100000, 1); bigErr != nil {
+				return
+			}
+		}
+		bigEst, _, bigErr = ingest.Load([]string{dir}, ingest.Options{})
+	})
+	if bigErr != nil {
+		b.Fatal(bigErr)
+	}
+	return bigEst
+}
+
+// BenchmarkAuditFlows100k runs every check and builds the aggregated plan
+// of a 100,000-host estate from Generate, read once beforehand. Target: at
+// most 2 s and 1 GB peak on 2 cores.
+//
+//	go test ./cmd/estategen -run '^$' -bench AuditFlows100k -benchtime 3x -timeout 30m
+func BenchmarkAuditFlows100k(b *testing.B) {
+	debug.SetMemoryLimit(768 << 20) // as rpcspan's main does
+	est := bigEstate(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var findings, rules int
+	for b.Loop() {
+		findings = len(audit.Check(est, audit.CheckOptions{}))
+		rules = len(audit.BuildPlan(est).Rules)
+	}
+	b.ReportMetric(float64(findings), "findings")
+	b.ReportMetric(float64(rules), "rules")
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-MB")

@@ -24,6 +24,10 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// errSilent ends a run with an exit code and no message: the report said
+// it all.
+var errSilent = errors.New("")
+
 func usageError(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
@@ -43,6 +47,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		DisableSliceFlagSeparator: true,
 		ExitErrHandler:            func(*cli.Context, error) {},
 		Commands: []*cli.Command{
+			auditCommand(),
+			flowsCommand(),
 			inventoryCommand(),
 			collectorCommand(),
 		},
@@ -62,7 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		notFound = true
 		inner(c, name)
 	}
-	err := app.Run(args)
+	err := app.Run(flagsFirst(app, args))
 	if notFound {
 		return exitUsage
 	}

@@ -14,8 +14,8 @@ import (
 // inputFlags are the flags of every command that reads an estate.
 func inputFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "host", Usage: "add a host: `NAME=ADDR[,ADDR...]` (repeatable)"},
-		&cli.StringSliceFlag{Name: "range", Usage: "set a dynamic range: `NAME:KEY=RANGE`, KEY tcp|udp|tcp4|udp4|tcp6|udp6, RANGE FIRST-LAST or START+COUNT (repeatable)"},
+		&cli.StringSliceFlag{Name: "host", Usage: "add a host: `NAME=ADDRS`, ADDRS a comma list such as DC01=10.1.0.10,fd00::10 (repeatable)"},
+		&cli.StringSliceFlag{Name: "range", Usage: "set a dynamic range: `NAME:KEY=RANGE`, KEY tcp|udp|tcp4|udp4|tcp6|udp6 (none: all four), RANGE FIRST-LAST or START+COUNT (repeatable)"},
 		&cli.BoolFlag{Name: "strict", Usage: "treat every input problem as fatal (exit 2)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the summary line and problems on standard error"},
 	}
@@ -23,13 +23,10 @@ func inputFlags() []cli.Flag {
 
 // loadEstate reads the command's inputs. Problems are printed to standard
 // error with the summary; with --strict they stop the run.
-func loadEstate(c *cli.Context) (*audit.Estate, error) {
+func loadEstate(c *cli.Context) (*audit.Estate, *ingest.Stats, error) {
 	args := c.Args().Slice()
 	if len(args) == 0 && len(c.StringSlice("host")) == 0 && len(c.StringSlice("range")) == 0 {
-		return nil, usageError("%s: no input: give inventory files, captures, folders or - (see --help)", c.Command.Name)
-	}
-	if i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "-") && a != "-" }); i >= 0 {
-		return nil, usageError("%s: flag %q after the inputs: put flags before INPUT", c.Command.Name, args[i])
+		return nil, nil, usageError("%s: no input: give inventory files, captures, folders or - (see --help)", c.Command.Name)
 	}
 	est, stats, err := ingest.Load(args, ingest.Options{
 		Stdin:  c.App.Reader,
@@ -37,7 +34,7 @@ func loadEstate(c *cli.Context) (*audit.Estate, error) {
 		Ranges: c.StringSlice("range"),
 	})
 	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
 	w := c.App.ErrWriter
 	if !c.Bool("quiet") || c.Bool("strict") {
@@ -52,9 +49,18 @@ func loadEstate(c *cli.Context) (*audit.Estate, error) {
 		fmt.Fprintf(w, "rpcspan: %s\n", stats.Summary())
 	}
 	if c.Bool("strict") && len(est.Problems) > 0 {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%d input %s (--strict)", len(est.Problems), plural(len(est.Problems), "problem", "problems"))}
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("%d input %s (--strict)", len(est.Problems), plural(len(est.Problems), "problem", "problems"))}
 	}
-	return est, nil
+	if b := c.String("baseline"); c.IsSet("baseline") {
+		r, err := audit.ParseRange(b)
+		if err != nil {
+			return nil, nil, usageError("--baseline: %v", err)
+		}
+		for _, k := range audit.Keys {
+			est.Baseline[k] = audit.RangeObs{Key: k, Range: r, Origin: audit.Flagged, Src: audit.Source{Flag: "--baseline " + b}}
+		}
+	}
+	return est, stats, nil
 }
 
 func plural(n int, one, many string) string {
@@ -62,6 +68,31 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// baselineFlag overrides the inventory's baseline for all four keys.
+func baselineFlag() cli.Flag {
+	return &cli.StringFlag{Name: "baseline", Usage: "the range every host should use, `RANGE` FIRST-LAST or START+COUNT (default: the inventory's, else 49152-65535)"}
+}
+
+// targetRangeFlag asks for the migration view.
+func targetRangeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "target-range", Usage: "show what changes when every host moves to `RANGE` (pre-migration view)"}
+}
+
+// targetRange reads --target-range; ok is false when it is not given.
+func targetRange(c *cli.Context) (r audit.PortRange, ok bool, err error) {
+	if !c.IsSet("target-range") {
+		return r, false, nil
+	}
+	r, err = audit.ParseRange(c.String("target-range"))
+	if err != nil {
+		return r, false, usageError("--target-range: %v", err)
+	}
+	if !r.WithinNetshLimits() {
+		return r, false, usageError("--target-range %s: netsh would refuse it (at least 255 ports, starting at 1025 or above)", r)
+	}
+	return r, true, nil
 }
 
 // outputFlag is -o with the formats a command supports.

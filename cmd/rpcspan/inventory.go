@@ -27,7 +27,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			est, err := loadEstate(c)
+			est, _, err := loadEstate(c)
 			if err != nil {
 				return err
 			}

@@ -35,8 +35,18 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 )
 
+// memoryLimit is the soft heap limit rpcspan sets unless GOMEMLIMIT says
+// otherwise: the garbage collector then works harder instead of letting a
+// 100,000-host estate (200,000 files) grow past 1 GB, at no measurable cost
+// in time.
+const memoryLimit = 768 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -74,12 +74,28 @@ func TestExitCodes(t *testing.T) {
 		{name: "broken yaml", args: []string{"inventory", "testdata/broken.yaml"}, wantCode: 2, wantStderr: "testdata/broken.yaml:"},
 		{name: "bad values go on", args: []string{"inventory", "testdata/badvalues.yaml"}, wantCode: 0, wantStderr: "testdata/badvalues.yaml:5:"},
 		{name: "bad values strict", args: []string{"inventory", "--strict", "testdata/badvalues.yaml"}, wantCode: 2, wantStderr: "(--strict)"},
-		{name: "flag after input", args: []string{"inventory", "testdata/LEG2003-01.txt", "-o", "json"}, wantCode: 2, wantStderr: `flag "-o" after the inputs`},
+		{name: "flag after input", args: []string{"inventory", "testdata/LEG2003-01.txt", "-o", "json", "-q"}, wantCode: 0},
+		{name: "bad flag after input", args: []string{"inventory", "testdata/LEG2003-01.txt", "-o", "xml"}, wantCode: 2, wantStderr: `unknown output format "xml"`},
+		{name: "input named like a flag after --", args: []string{"inventory", "-q", "--", "-o"}, wantCode: 2, wantStderr: "reading -o: no such file"},
 		{name: "bad host flag", args: []string{"inventory", "--host", "DC 01=10.0.0.1"}, wantCode: 2, wantStderr: `--host "DC 01=10.0.0.1"`},
 		{name: "bad range flag", args: []string{"inventory", "--range", "DC01:tcp=49152-70000"}, wantCode: 2, wantStderr: `port 70000 outside 0-65535`},
 		{name: "stdin", args: []string{"inventory", "-"}, stdin: "hosts:\n  - name: DC09\n    addresses: [10.0.0.9]\n", wantCode: 0, wantStderr: "1 host"},
 		{name: "stdin capture needs a host", args: []string{"inventory", "-"}, stdin: "Protocol tcp Dynamic Port Range\n----------------\nStart Port : 1025\nNumber of Ports : 3976\n", wantCode: 0, wantStderr: "cannot tell which host"},
 		{name: "collector", args: []string{"collector"}, wantCode: 0},
+		{name: "audit fails on errors", args: []string{"audit", "-q", "testdata/badvalues.yaml"}, wantCode: 1},
+		{name: "audit fail-on never", args: []string{"audit", "-q", "--fail-on", "never", "testdata/badvalues.yaml"}, wantCode: 0},
+		{name: "audit clean host passes", args: []string{"audit", "-q", "--host", "DC01=10.1.0.10", "--range", "DC01=49152-65535"}, wantCode: 0},
+		{name: "audit warning below error passes", args: []string{"audit", "-q", "--host", "DC01=10.1.0.10", "--range", "DC01=1025-5000"}, wantCode: 0},
+		{name: "audit fail-on warning", args: []string{"audit", "-q", "--fail-on", "warning", "--host", "DC01=10.1.0.10", "--range", "DC01=1025-5000"}, wantCode: 1},
+		{name: "audit fail-on bogus", args: []string{"audit", "--fail-on", "fatal", "testdata/LEG2003-01.txt"}, wantCode: 2, wantStderr: `--fail-on: unknown severity "fatal"`},
+		{name: "audit bad color", args: []string{"audit", "--color", "pink", "testdata/LEG2003-01.txt"}, wantCode: 2, wantStderr: `--color: unknown value "pink"`},
+		{name: "audit bad baseline", args: []string{"audit", "--baseline", "lots", "testdata/LEG2003-01.txt"}, wantCode: 2, wantStderr: "--baseline"},
+		{name: "audit bad target", args: []string{"audit", "--target-range", "1000-1100", "testdata/LEG2003-01.txt"}, wantCode: 2, wantStderr: "netsh would refuse it"},
+		{name: "audit broken yaml", args: []string{"audit", "testdata/broken.yaml"}, wantCode: 2, wantStderr: "testdata/broken.yaml:"},
+		{name: "audit no input", args: []string{"audit"}, wantCode: 2, wantStderr: "no input"},
+		{name: "flows ok with errors in input", args: []string{"flows", "-q", "testdata/badvalues.yaml"}, wantCode: 0},
+		{name: "flows has no fail-on", args: []string{"flows", "--fail-on", "error", "testdata/badvalues.yaml"}, wantCode: 2, wantStderr: "flag provided but not defined"},
+		{name: "flows missing file", args: []string{"flows", "nope"}, wantCode: 2, wantStderr: "reading nope"},
 		{name: "collector args", args: []string{"collector", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -126,6 +142,20 @@ func TestGolden(t *testing.T) {
 		{"example.csv", []string{"inventory", "-q", "-o", "csv", "../../testdata/example"}},
 		{"flags.json", []string{"inventory", "-q", "-o", "json", "--host", "DC01=10.1.0.10,fd00:1::10", "--range", "DC01:tcp=49152-65535", "--range", "DC01:udp=49152+16384", "--host", "LEG01=10.9.0.5", "--range", "LEG01=1025-5000"}},
 		{"legacy.yaml", []string{"inventory", "-q", "-o", "yaml", "testdata/LEG2003-01.txt"}},
+		{"audit.txt", []string{"audit", "-q", "--fail-on", "never", "--color", "never", "../../testdata/example"}},
+		{"audit.json", []string{"audit", "-q", "--fail-on", "never", "-o", "json", "../../testdata/example"}},
+		{"audit.md", []string{"audit", "-q", "--fail-on", "never", "-o", "markdown", "../../testdata/example"}},
+		{"audit.csv", []string{"audit", "-q", "--fail-on", "never", "-o", "csv", "../../testdata/example"}},
+		{"audit-migration.md", []string{"audit", "-q", "--fail-on", "never", "-o", "markdown", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"audit-migration.json", []string{"audit", "-q", "--fail-on", "never", "-o", "json", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"audit-migration.txt", []string{"audit", "-q", "--fail-on", "never", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"audit-migration.csv", []string{"audit", "-q", "--fail-on", "never", "-o", "csv", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"flows.txt", []string{"flows", "-q", "../../testdata/example"}},
+		{"flows.json", []string{"flows", "-q", "-o", "json", "../../testdata/example"}},
+		{"flows.md", []string{"flows", "-q", "-o", "markdown", "../../testdata/example"}},
+		{"flows.csv", []string{"flows", "-q", "-o", "csv", "../../testdata/example"}},
+		{"flows-migration.csv", []string{"flows", "-q", "-o", "csv", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"audit-flags.txt", []string{"audit", "-q", "--fail-on", "never", "--color", "always", "--host", "LEG01=10.9.0.5", "--range", "LEG01:tcp=1025-5000", "--host", "DC01=10.1.0.10", "--range", "DC01:tcp=49152-65535"}},
 		{"badvalues.json", []string{"inventory", "-q", "-o", "json", "testdata/badvalues.yaml"}},
 	}
 	for _, tt := range tests {
@@ -160,5 +190,23 @@ func TestDeterministic(t *testing.T) {
 	b := runBinary(t, "", "inventory", "-o", "json", "../../testdata/example")
 	if a.stdout != b.stdout || a.stderr != b.stderr {
 		t.Fatal("two runs on the same input differ")
+	}
+}
+
+// TestColor checks that colour is used only when asked or on a terminal,
+// and never with NO_COLOR set.
+func TestColor(t *testing.T) {
+	args := []string{"audit", "-q", "--fail-on", "never", "--host", "LEG01=10.9.0.5", "--range", "LEG01=1025-5000"}
+	if r := runBinary(t, "", args...); strings.Contains(r.stdout, "\x1b[") {
+		t.Error("auto colour on a pipe")
+	}
+	if r := runBinary(t, "", append([]string{args[0], "--color", "always"}, args[1:]...)...); !strings.Contains(r.stdout, "\x1b[33mwarning") {
+		t.Errorf("--color always: no colour:\n%s", r.stdout)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	out, _ := cmd.Output()
+	if strings.Contains(string(out), "\x1b[") {
+		t.Error("colour with NO_COLOR set")
 	}
 }

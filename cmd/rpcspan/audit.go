@@ -1,0 +1,166 @@
+package main
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rpcspan/rpcspan/audit"
+	"github.com/rpcspan/rpcspan/audit/report"
+)
+
+var auditFormats = []string{"table", "json", "markdown", "csv"}
+
+func auditCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "audit",
+		Usage:     "flag every host whose RPC ranges break the baseline, the netsh limits or each other, and list the flows RPC needs",
+		ArgsUsage: "INPUT...",
+		Description: `Reads the estate like "rpcspan inventory" and reports findings (each with a
+stable id, a severity, the host and a one-line message), then the required
+flows, aggregated into rules.
+
+Exit codes: 0 when nothing is at or above --fail-on; 1 when something is;
+2 for usage errors and input that cannot be read at all.
+
+Examples:
+   rpcspan audit testdata/example
+   rpcspan audit -o markdown --target-range 49152-65535 testdata/example > ticket.md
+   rpcspan audit --fail-on warning -o json inventory.yaml captures/`,
+		Flags: append([]cli.Flag{
+			outputFlag(auditFormats...),
+			baselineFlag(),
+			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "exit 1 when a finding is at or above `SEVERITY`: error, warning, info or never"},
+			colorFlag(),
+			targetRangeFlag(),
+		}, inputFlags()...),
+		Action: runAudit,
+	}
+}
+
+func runAudit(c *cli.Context) error {
+	format, err := checkOutput(c, auditFormats...)
+	if err != nil {
+		return err
+	}
+	failOn := c.String("fail-on")
+	never := failOn == "never"
+	var threshold audit.Severity
+	if !never {
+		if threshold, err = audit.ParseSeverity(failOn); err != nil {
+			return usageError("--fail-on: %v", err)
+		}
+	}
+	pal, err := palette(c)
+	if err != nil {
+		return err
+	}
+	target, migrate, err := targetRange(c)
+	if err != nil {
+		return err
+	}
+	est, stats, err := loadEstate(c)
+	if err != nil {
+		return err
+	}
+	findings := audit.Check(est, audit.CheckOptions{})
+	plan := audit.BuildPlan(est)
+	var m *audit.Migration
+	if migrate {
+		m = audit.Migrate(est, target)
+	}
+	rep := report.NewAudit(findings, failOn, threshold, never, est.Len(), stats.Files, plan, m)
+	w := c.App.Writer
+	switch format {
+	case "json":
+		err = rep.WriteJSON(w)
+	case "markdown":
+		err = rep.WriteMarkdown(w)
+	case "csv":
+		err = rep.WriteCSV(w)
+	default:
+		err = rep.WriteTable(w, pal)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Summary.Pass {
+		return &exitError{code: exitFindings, err: errSilent}
+	}
+	return nil
+}
+
+var flowsFormats = []string{"table", "json", "markdown", "csv"}
+
+func flowsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "flows",
+		Usage:     "list the flows RPC needs between the hosts, aggregated into the fewest rules that allow exactly them",
+		ArgsUsage: "INPUT...",
+		Description: `From the inventory's policy (default: RPC from every host to every other
+host): TCP 135 plus each destination's span (its Rpc\Internet ports when that
+restriction is in force, else its dynamic range), per address family.
+Destinations with the same span share a rule; address sets are merged into
+the fewest prefixes; the rules never allow more than the flows.
+
+Examples:
+   rpcspan flows testdata/example
+   rpcspan flows -o csv --target-range 49152-65535 testdata/example`,
+		Flags: append([]cli.Flag{outputFlag(flowsFormats...), baselineFlag(), targetRangeFlag()}, inputFlags()...),
+		Action: func(c *cli.Context) error {
+			format, err := checkOutput(c, flowsFormats...)
+			if err != nil {
+				return err
+			}
+			target, migrate, err := targetRange(c)
+			if err != nil {
+				return err
+			}
+			est, _, err := loadEstate(c)
+			if err != nil {
+				return err
+			}
+			var m *audit.Migration
+			if migrate {
+				m = audit.Migrate(est, target)
+			}
+			f := report.NewFlows(audit.BuildPlan(est), m)
+			w := c.App.Writer
+			switch format {
+			case "json":
+				return f.WriteJSON(w)
+			case "markdown":
+				return f.WriteMarkdown(w)
+			case "csv":
+				return f.WriteCSV(w)
+			}
+			return f.WriteTable(w)
+		},
+	}
+}
+
+func colorFlag() cli.Flag {
+	return &cli.StringFlag{Name: "color", Value: "auto", Usage: "colour severities in tables: `WHEN` auto (only on a terminal, never with NO_COLOR set), always or never"}
+}
+
+// palette decides colour: always, never, or auto (standard output is a
+// terminal, NO_COLOR is unset and TERM is not "dumb").
+func palette(c *cli.Context) (report.Palette, error) {
+	switch c.String("color") {
+	case "always":
+		return report.Palette{On: true}, nil
+	case "never":
+		return report.Palette{}, nil
+	case "auto":
+		if _, set := os.LookupEnv("NO_COLOR"); set || os.Getenv("TERM") == "dumb" {
+			return report.Palette{}, nil
+		}
+		f, ok := c.App.Writer.(*os.File)
+		if !ok {
+			return report.Palette{}, nil
+		}
+		fi, err := f.Stat()
+		return report.Palette{On: err == nil && fi.Mode()&os.ModeCharDevice != 0}, nil
+	}
+	return report.Palette{}, usageError("--color: unknown value %q (want auto, always or never)", c.String("color"))
+}
