@@ -344,19 +344,38 @@ func migrationMarkdown(b *strings.Builder, m *Migration) {
 	}
 }
 
-// WriteCSV writes one row per finding; detail is a JSON object.
+// WriteCSV writes one row per finding; detail is a JSON object. With a
+// migration view, each change follows as a row with id migration-open or
+// migration-close, the change as its detail.
 func (a *Audit) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write([]string{"severity", "host", "id", "message", "detail"}); err != nil {
 		return err
 	}
-	for _, f := range a.Findings {
-		d, err := json.Marshal(f.Detail)
+	write := func(sev, host, id, msg string, detail any) error {
+		d, err := json.Marshal(detail)
 		if err != nil {
 			return err
 		}
-		if err := cw.Write([]string{f.Severity.String(), csvSafe(f.Host), f.ID, csvSafe(f.Message), csvSafe(string(d))}); err != nil {
+		return cw.Write([]string{sev, csvSafe(host), id, csvSafe(msg), csvSafe(string(d))})
+	}
+	for _, f := range a.Findings {
+		if err := write(f.Severity.String(), f.Host, f.ID, f.Message, f.Detail); err != nil {
 			return err
+		}
+	}
+	if m := a.Migration; m != nil {
+		for _, part := range []struct {
+			id, verb string
+			cs       []FlowChange
+		}{{"migration-open", "open before the move to " + m.Target, m.Open}, {"migration-close", "can close after the move to " + m.Target, m.Close}} {
+			for _, c := range part.cs {
+				msg := fmt.Sprintf("%s: IPv%d %s %s from %s to %s", part.verb, c.Family, c.Proto, strings.Join(c.Ports, ", "),
+					cut(c.Sources, ", ", 8), cut(c.DestHosts, ", ", 8))
+				if err := write("info", "", part.id, msg, c); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	cw.Flush()
