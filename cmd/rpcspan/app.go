@@ -49,6 +49,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			auditCommand(),
 			flowsCommand(),
+			emitCommand(),
+			applyCommand(),
 			inventoryCommand(),
 			collectorCommand(),
 		},
