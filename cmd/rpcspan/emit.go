@@ -47,7 +47,7 @@ Examples:
    rpcspan emit --target netsh --windows-keywords --out-dir fw/ testdata/example
    rpcspan emit --target netsh-dynamicport --target-range 49152-65535 testdata/example`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Usage: "`TARGET`: " + strings.Join(emit.Targets(), ", ")},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "`TARGET`: " + strings.Join(emit.Targets(), ", ")},
 			hookFlag(),
 			&cli.StringFlag{Name: "out-dir", Usage: "write files into `DIR` instead of standard output"},
 			acceptOnlyFlag(),
@@ -60,6 +60,11 @@ Examples:
 }
 
 func runEmit(c *cli.Context) error {
+	// Checked here rather than with the library's Required, which reports
+	// a missing flag as an unknown command named after the first input.
+	if c.String("target") == "" {
+		return usageError("emit: --target is required: %s", strings.Join(emit.Targets(), ", "))
+	}
 	em, err := emit.Lookup(c.String("target"))
 	if err != nil {
 		return usageError("--target: %v", err)

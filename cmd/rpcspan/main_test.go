@@ -96,6 +96,14 @@ func TestExitCodes(t *testing.T) {
 		{name: "flows ok with errors in input", args: []string{"flows", "-q", "testdata/badvalues.yaml"}, wantCode: 0},
 		{name: "flows has no fail-on", args: []string{"flows", "--fail-on", "error", "testdata/badvalues.yaml"}, wantCode: 2, wantStderr: "flag provided but not defined"},
 		{name: "flows missing file", args: []string{"flows", "nope"}, wantCode: 2, wantStderr: "reading nope"},
+		{name: "emit nftables", args: []string{"emit", "-q", "--target", "nftables", "../../testdata/example"}, wantCode: 0},
+		{name: "emit needs a target", args: []string{"emit", "../../testdata/example"}, wantCode: 2, wantStderr: `--target is required`},
+		{name: "emit unknown target", args: []string{"emit", "--target", "pf", "../../testdata/example"}, wantCode: 2, wantStderr: `unknown target "pf"`},
+		{name: "emit bad hook", args: []string{"emit", "--target", "nftables", "--hook", "output", "../../testdata/example"}, wantCode: 2, wantStderr: `unknown hook "output"`},
+		{name: "emit with input errors renders and exits 1", args: []string{"emit", "-q", "--target", "iptables", "testdata/badvalues.yaml"}, wantCode: 1, wantStderr: "rendered what is valid"},
+		{name: "emit strict writes nothing", args: []string{"emit", "--strict", "--target", "iptables", "testdata/badvalues.yaml"}, wantCode: 2, wantStderr: "(--strict)"},
+		{name: "emit refuses a target range netsh refuses", args: []string{"emit", "--target", "netsh-dynamicport", "--target-range", "1000-1100", "../../testdata/example"}, wantCode: 2, wantStderr: "netsh would refuse it"},
+		{name: "apply bad confirm", args: []string{"apply", "--confirm", "-5s", "--dry-run", "../../testdata/example"}, wantCode: 2, wantStderr: "--confirm"},
 		{name: "collector args", args: []string{"collector", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -208,5 +216,34 @@ func TestColor(t *testing.T) {
 	out, _ := cmd.Output()
 	if strings.Contains(string(out), "\x1b[") {
 		t.Error("colour with NO_COLOR set")
+	}
+}
+
+// TestEmitOutDir checks that --out-dir writes one file per Windows host and
+// one file for a Linux target, and that strict mode writes nothing.
+func TestEmitOutDir(t *testing.T) {
+	dir := t.TempDir()
+	if r := runBinary(t, "", "emit", "-q", "--target", "netsh", "--out-dir", dir, "../../testdata/example"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cmd"))
+	if len(files) < 20 {
+		t.Errorf("netsh --out-dir wrote %d .cmd files, want one per Windows destination host", len(files))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "SQL03.cmd"))
+	if err != nil || !strings.Contains(string(b), `"%COMPUTERNAME%"=="SQL03"`) {
+		t.Errorf("SQL03.cmd: %v\n%s", err, b)
+	}
+	lin := t.TempDir()
+	if r := runBinary(t, "", "emit", "-q", "--target", "nftables", "--out-dir", lin, "../../testdata/example"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(lin, "rpcspan-nftables.nft")); err != nil {
+		t.Error(err)
+	}
+	strict := filepath.Join(t.TempDir(), "out")
+	runBinary(t, "", "emit", "--strict", "--target", "netsh", "--out-dir", strict, "testdata/badvalues.yaml")
+	if _, err := os.Stat(strict); err == nil {
+		t.Error("--strict with input problems created the output folder")
 	}
 }
