@@ -10,7 +10,13 @@
 // callers print it or parse it once.
 package templates
 
-import _ "embed"
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
 
 // Collector is the PowerShell script "rpcspan collector" prints. Run on a
 // Windows server (Windows PowerShell 2.0 to 5.1, or PowerShell 7), or on
@@ -20,3 +26,38 @@ import _ "embed"
 //
 //go:embed collector.ps1
 var Collector string
+
+// Vendor holds the firewall templates "rpcspan emit --target NAME" renders
+// (vendor/NAME.tmpl): text/template files given emit's VendorModel. Users
+// start their own "--target template:PATH" from one of them.
+//
+//go:embed vendor/*.tmpl
+var Vendor embed.FS
+
+// VendorNames lists the shipped vendor templates by name (the file name
+// without ".tmpl"), sorted.
+func VendorNames() []string {
+	entries, _ := fs.ReadDir(Vendor, "vendor")
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".tmpl"); ok && !e.IsDir() {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// VendorTemplate returns the text of the shipped template called name
+// (".tmpl" may be given or left out).
+func VendorTemplate(name string) (string, error) {
+	n := strings.TrimSuffix(name, ".tmpl")
+	if n == "" || strings.ContainsAny(n, `/\`) || !fs.ValidPath(n) {
+		return "", fmt.Errorf("unknown template %q (want %s)", name, strings.Join(VendorNames(), ", "))
+	}
+	b, err := fs.ReadFile(Vendor, "vendor/"+n+".tmpl")
+	if err != nil {
+		return "", fmt.Errorf("unknown template %q (want %s)", name, strings.Join(VendorNames(), ", "))
+	}
+	return string(b), nil
+}

@@ -54,6 +54,14 @@ Examples:
 			&cli.BoolFlag{Name: "windows-keywords", Usage: "Windows Firewall: localport=RPC-EPMap and localport=RPC instead of port numbers"},
 			baselineFlag(),
 			targetRangeFlag(),
+			&cli.StringFlag{Name: "acl", Usage: "vendor targets: access-list `NAME` (Cisco; default rpcspan)"},
+			&cli.StringFlag{Name: "acl6", Usage: "cisco-ios: IPv6 access-list `NAME` (default the --acl name + -v6)"},
+			&cli.StringFlag{Name: "from-zone", Usage: "juniper-srx, paloalto: source `ZONE` (default trust); fortigate: source interface (default any)"},
+			&cli.StringFlag{Name: "to-zone", Usage: "juniper-srx, paloalto: destination `ZONE` (default untrust); fortigate: destination interface (default any)"},
+			&cli.StringFlag{Name: "interface", Usage: "cisco-asa, cisco-ios: bind the ACL inbound to `IFACE` (default: binding only as a comment)"},
+			&cli.StringFlag{Name: "object-prefix", Usage: "vendor targets: start object names with `PREFIX` (default rpcspan-)"},
+			&cli.BoolFlag{Name: "no-object-prefix", Usage: "vendor targets: no prefix on object names"},
+			&cli.BoolFlag{Name: "ms-rpc-gateway", Usage: "juniper-srx, paloalto: use the MS-RPC application gateway instead of written port ranges"},
 		}, inputFlags()...),
 		Action: runEmit,
 	}
@@ -65,9 +73,23 @@ func runEmit(c *cli.Context) error {
 	if c.String("target") == "" {
 		return usageError("emit: --target is required: %s", strings.Join(emit.Targets(), ", "))
 	}
-	em, err := emit.Lookup(c.String("target"))
+	var em emit.Emitter
+	var err error
+	if path, ok := strings.CutPrefix(c.String("target"), "template:"); ok {
+		em, err = emit.TemplateTarget(path)
+	} else {
+		em, err = emit.Lookup(c.String("target"))
+	}
 	if err != nil {
 		return usageError("--target: %v", err)
+	}
+	em, err = emit.WithVendorOptions(em, emit.VendorOptions{
+		ACL: c.String("acl"), ACL6: c.String("acl6"), FromZone: c.String("from-zone"), ToZone: c.String("to-zone"),
+		Interface: c.String("interface"), Prefix: c.String("object-prefix"), NoPrefix: c.Bool("no-object-prefix"),
+		Gateway: c.Bool("ms-rpc-gateway"),
+	})
+	if err != nil {
+		return usageError("%v", err)
 	}
 	hook, err := hookOption(c)
 	if err != nil {
@@ -132,7 +154,10 @@ func emitFiles(dir, target string, em emit.Emitter, in *emit.Input) error {
 		if err := em.Emit(&b, in); err != nil {
 			return err
 		}
-		name := "rpcspan-" + target + linuxExt(target)
+		if strings.HasPrefix(target, "template:") {
+			target = "template"
+		}
+		name := "rpcspan-" + target + outputExt(target)
 		files[name] = b.Bytes()
 		names = append(names, name)
 	}
@@ -147,7 +172,7 @@ func emitFiles(dir, target string, em emit.Emitter, in *emit.Input) error {
 	return nil
 }
 
-func linuxExt(target string) string {
+func outputExt(target string) string {
 	switch target {
 	case "nftables":
 		return ".nft"
