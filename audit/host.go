@@ -196,7 +196,11 @@ type Host struct {
 	Excluded  []Excluded
 	RPC       *RPCInternet // nil when no Rpc\Internet value was seen
 	Captures  []string     // capture paths the inventory lists for this host, relative to the inventory
-	Sources   []Source     // every file (and flag) that said something about the host
+	// PreVista is where a capture showed that netsh on the host has no
+	// "int ipv4 show dynamicport" command, as on Windows Server 2003 and
+	// older; zero when no capture said so.
+	PreVista Source
+	Sources  []Source // every file (and flag) that said something about the host
 }
 
 // Range returns the host's effective range for k: a flag beats a capture,
@@ -281,6 +285,9 @@ func (h *Host) Merge(o *Host) {
 		}
 	}
 	h.Captures = append(h.Captures, o.Captures...)
+	if h.PreVista.IsZero() {
+		h.PreVista = o.PreVista
+	}
 	for _, s := range o.Sources {
 		if !slices.Contains(h.Sources, s) {
 			h.Sources = append(h.Sources, s)
@@ -298,6 +305,7 @@ func (h *Host) SourceList() []Source {
 		}
 	}
 	add(h.NameSrc)
+	add(h.PreVista)
 	for _, a := range h.Addresses {
 		add(a.Src)
 	}

@@ -29,6 +29,11 @@ func (e *Estate) Effective(h *Host, k Key) Effective {
 	if o, ok := h.Range(k); ok {
 		return Effective{Key: k, Range: o.Range, Origin: o.Origin, Src: o.Src}
 	}
+	if !h.PreVista.IsZero() {
+		// A capture is better evidence than the OS text an inventory gives.
+		reason := "netsh on the host has no \"int ipv4 show dynamicport\" (Windows Server 2003 or older), " + h.PreVista.String()
+		return Effective{Key: k, Range: LegacyRange, Origin: Inferred, Reason: reason}
+	}
 	if r, reason, ok := InferRange(h.OS, h.Apps); ok {
 		return Effective{Key: k, Range: r, Origin: Inferred, Reason: reason}
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -134,5 +135,16 @@ func TestRangeSets(t *testing.T) {
 	}
 	if FormatRanges([]PortRange{{135, 135}, DefaultRange}) != "135, 49152-65535" {
 		t.Error("FormatRanges")
+	}
+}
+
+func TestEffectivePreVista(t *testing.T) {
+	e := NewEstate()
+	h := e.Host("LEG")
+	h.OS = "Windows Server 2019" // a stale inventory; the capture knows better
+	h.PreVista = Source{File: "captures/LEG/netsh.txt", Line: 3}
+	got := e.Effective(h, TCP4)
+	if got.Range != LegacyRange || got.Origin != Inferred || !strings.Contains(got.Reason, "captures/LEG/netsh.txt:3") {
+		t.Errorf("Effective = %+v", got)
 	}
 }

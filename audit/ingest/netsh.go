@@ -33,6 +33,14 @@ func scanNetsh(c *capture, lines []string) {
 			if f, ok := netshCommandFamily(t); ok {
 				family = f
 			}
+			// Windows Server 2003's netsh has no "int ipv4" context; its
+			// refusal tells that the host is pre-Vista (English only).
+			if strings.HasPrefix(t, "The following command was not found: int") && strings.Contains(t, "dynamicport") {
+				if c.host.PreVista.IsZero() {
+					c.host.PreVista = c.src(i + 1)
+				}
+				c.found("netsh-pre-vista")
+			}
 			continue
 		}
 		if netshIsDashes(t) {

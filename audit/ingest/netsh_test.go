@@ -446,3 +446,20 @@ func BenchmarkScanNetsh(b *testing.B) {
 		scanPSSetting(c, lines)
 	}
 }
+
+// TestNetshPreVista reads Windows Server 2003's refusal of "netsh int ipv4
+// show dynamicport" as evidence of a pre-Vista host.
+func TestNetshPreVista(t *testing.T) {
+	text := "\r\nC:\\WINDOWS\\system32>netsh int ipv4 show dynamicport tcp\r\n" +
+		"The following command was not found: int ipv4 show dynamicport tcp.\r\n"
+	r := parseCapture(Decode([]byte(text)), "LEG.txt")
+	if r.Kind != KindCapture || len(r.Hosts) != 1 {
+		t.Fatalf("parseCapture = %+v, want one capture host", r)
+	}
+	if got := r.Hosts[0].PreVista.String(); got != "LEG.txt:3" {
+		t.Errorf("PreVista = %q, want LEG.txt:3", got)
+	}
+	if len(r.Hosts[0].Ranges) != 0 {
+		t.Errorf("Ranges = %v, want none", r.Hosts[0].Ranges)
+	}
+}
