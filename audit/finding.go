@@ -77,6 +77,12 @@ const (
 	// IDPolicyUnmatched is a policy selector that matches no host, or a
 	// policy rule left with no source or destination.
 	IDPolicyUnmatched = "policy-unmatched"
+	// IDRuleGap is a required flow that the rule bases given with --rules
+	// do not (fully) allow: one finding per destination host and protocol.
+	IDRuleGap = "rule-gap"
+	// IDRuleUnknown is a part of a required flow whose verdict depends on
+	// matches rpcspan does not evaluate.
+	IDRuleUnknown = "rule-unknown"
 )
 
 // SortFindings orders findings by severity (most severe first), then host,

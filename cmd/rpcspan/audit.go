@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rpcspan/rpcspan/audit"
 	"github.com/rpcspan/rpcspan/audit/report"
+	"github.com/rpcspan/rpcspan/audit/rulebase"
 )
 
 var auditFormats = []string{"table", "json", "markdown", "csv"}
@@ -33,6 +36,8 @@ Examples:
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "exit 1 when a finding is at or above `SEVERITY`: error, warning, info or never"},
 			colorFlag(),
 			targetRangeFlag(),
+			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, or nft list ruleset text (repeatable)"},
+			hookFlag(),
 		}, inputFlags()...),
 		Action: runAudit,
 	}
@@ -65,6 +70,18 @@ func runAudit(c *cli.Context) error {
 	}
 	findings := audit.Check(est, audit.CheckOptions{})
 	plan := audit.BuildPlan(est)
+	if files := c.StringSlice("rules"); len(files) > 0 {
+		hook, err := hookOption(c)
+		if err != nil {
+			return err
+		}
+		bases, err := readRuleBases(files)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		findings = append(findings, rulebase.Findings(est, plan, bases, rulebase.Options{Hook: string(hook)})...)
+		audit.SortFindings(findings)
+	}
 	var m *audit.Migration
 	if migrate {
 		m = audit.Migrate(est, target)
@@ -163,4 +180,32 @@ func palette(c *cli.Context) (report.Palette, error) {
 		return report.Palette{On: err == nil && fi.Mode()&os.ModeCharDevice != 0}, nil
 	}
 	return report.Palette{}, usageError("--color: unknown value %q (want auto, always or never)", c.String("color"))
+}
+
+// readRuleBases reads rule bases for --rules, recognising the format by
+// content: nft text starts with a table (or flush/delete), iptables-save
+// output with a comment, a table line such as *filter, or a chain.
+func readRuleBases(files []string) ([]*rulebase.Base, error) {
+	var bases []*rulebase.Base
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--rules: reading %s: %w", f, err)
+		}
+		t := bytes.TrimLeft(b, " \t\r\n")
+		var base *rulebase.Base
+		switch {
+		case bytes.HasPrefix(t, []byte("{")):
+			return nil, fmt.Errorf("--rules %s: nft JSON (nft -j) is not read yet; give nft list ruleset text", f)
+		case bytes.HasPrefix(t, []byte("table ")) || bytes.HasPrefix(t, []byte("flush ")) || bytes.HasPrefix(t, []byte("delete ")) || bytes.HasPrefix(t, []byte("#!/usr/sbin/nft")):
+			base, err = rulebase.ParseNft(bytes.NewReader(b), f)
+		default:
+			base, err = rulebase.ParseIptablesSave(bytes.NewReader(b), f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--rules: %w", err)
+		}
+		bases = append(bases, base)
+	}
+	return bases, nil
 }

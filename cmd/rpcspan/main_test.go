@@ -247,3 +247,32 @@ func TestEmitOutDir(t *testing.T) {
 		t.Error("--strict with input problems created the output folder")
 	}
 }
+
+// TestAuditRules gives rule bases to audit: rpcspan's own output must leave
+// no rule-gap, and a rule base that opens only part of the spans must.
+func TestAuditRules(t *testing.T) {
+	dir := t.TempDir()
+	for _, target := range []string{"nftables", "iptables"} {
+		out := filepath.Join(dir, target)
+		r := runBinary(t, "", "emit", "-q", "--target", target, "--out-dir", out, "../../testdata/example")
+		if r.code != 0 {
+			t.Fatalf("emit %s: exit %d: %s", target, r.code, r.stderr)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*"))
+		args := []string{"audit", "-q", "--fail-on", "never", "-o", "json"}
+		for _, f := range files {
+			args = append(args, "--rules", f)
+		}
+		r = runBinary(t, "", append(args, "../../testdata/example")...)
+		if r.code != 0 || strings.Contains(r.stdout, `"rule-gap"`) {
+			t.Errorf("%s output given back with --rules: exit %d, rule-gap present: %v\n%s", target, r.code, strings.Contains(r.stdout, `"rule-gap"`), r.stderr)
+		}
+	}
+	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "--rules", "testdata/only135.rules", "../../testdata/example")
+	if !strings.Contains(r.stdout, "rule-gap") || !strings.Contains(r.stdout, "60001-65535") {
+		t.Errorf("a rule base opening 49152-60000 only must leave rule-gap 60001-65535:\n%s", r.stdout)
+	}
+	if r := runBinary(t, "", "audit", "--rules", "nope.rules", "../../testdata/example"); r.code != 2 {
+		t.Errorf("missing rule base: exit %d, want 2", r.code)
+	}
+}
