@@ -1,6 +1,7 @@
 // Package report renders rpcspan's results (the resolved estate, and later
 // findings and rule plans) for people and programs: terminal tables,
-// Markdown for change tickets, JSON, YAML and CSV. Output is deterministic:
+// Markdown for change tickets, JSON, YAML, CSV, and a self-contained HTML
+// report with a port-range map. Output is deterministic:
 // the same estate always gives the same bytes, with no timestamps.
 package report
 

@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rpcspan/rpcspan/audit"
 	"github.com/rpcspan/rpcspan/audit/report"
 	"github.com/rpcspan/rpcspan/audit/rulebase"
+	"github.com/rpcspan/rpcspan/emit"
 )
 
-var auditFormats = []string{"table", "json", "markdown", "csv"}
+var auditFormats = []string{"table", "json", "markdown", "csv", "html"}
 
 func auditCommand() *cli.Command {
 	return &cli.Command{
@@ -36,6 +38,8 @@ Examples:
 			&cli.StringFlag{Name: "fail-on", Value: "error", Usage: "exit 1 when a finding is at or above `SEVERITY`: error, warning, info or never"},
 			colorFlag(),
 			targetRangeFlag(),
+			&cli.StringFlag{Name: "report", Usage: "also write the HTML report to `FILE`"},
+			&cli.StringFlag{Name: "emit-target", Usage: "HTML report: include the rules for `TARGET` (as rpcspan emit --target)"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, or nft list ruleset text (repeatable)"},
 			hookFlag(),
 		}, inputFlags()...),
@@ -64,6 +68,20 @@ func runAudit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var em emit.Emitter
+	if t := c.String("emit-target"); t != "" {
+		if format != "html" && c.String("report") == "" {
+			return usageError("--emit-target: only for the HTML report (-o html or --report FILE)")
+		}
+		if path, ok := strings.CutPrefix(t, "template:"); ok {
+			em, err = emit.TemplateTarget(path)
+		} else {
+			em, err = emit.Lookup(t)
+		}
+		if err != nil {
+			return usageError("--emit-target: %v", err)
+		}
+	}
 	est, stats, err := loadEstate(c)
 	if err != nil {
 		return err
@@ -87,8 +105,31 @@ func runAudit(c *cli.Context) error {
 		m = audit.Migrate(est, target)
 	}
 	rep := report.NewAudit(findings, failOn, threshold, never, est.Len(), stats.Files, plan, m)
+	opt := report.HTMLOptions{Estate: est, Inputs: c.Args().Slice()}
+	if em != nil {
+		in := &emit.Input{Plan: plan, Estate: est, Inputs: c.Args().Slice()}
+		if migrate {
+			in.Opt.Target = &target
+		}
+		var b bytes.Buffer
+		if err := em.Emit(&b, in); err != nil {
+			return &exitError{code: exitFindings, err: fmt.Errorf("--emit-target %s: %w", c.String("emit-target"), err)}
+		}
+		opt.EmitTarget, opt.Rules = c.String("emit-target"), b.String()
+	}
+	if path := c.String("report"); path != "" {
+		var b bytes.Buffer
+		if err := rep.WriteHTML(&b, opt); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--report: writing %s: %w", path, err)}
+		}
+	}
 	w := c.App.Writer
 	switch format {
+	case "html":
+		err = rep.WriteHTML(w, opt)
 	case "json":
 		err = rep.WriteJSON(w)
 	case "markdown":

@@ -103,6 +103,8 @@ func TestExitCodes(t *testing.T) {
 		{name: "emit with input errors renders and exits 1", args: []string{"emit", "-q", "--target", "iptables", "testdata/badvalues.yaml"}, wantCode: 1, wantStderr: "rendered what is valid"},
 		{name: "emit strict writes nothing", args: []string{"emit", "--strict", "--target", "iptables", "testdata/badvalues.yaml"}, wantCode: 2, wantStderr: "(--strict)"},
 		{name: "emit refuses a target range netsh refuses", args: []string{"emit", "--target", "netsh-dynamicport", "--target-range", "1000-1100", "../../testdata/example"}, wantCode: 2, wantStderr: "netsh would refuse it"},
+		{name: "audit emit-target needs html", args: []string{"audit", "--emit-target", "nftables", "../../testdata/example"}, wantCode: 2, wantStderr: "only for the HTML report"},
+		{name: "audit unknown emit-target", args: []string{"audit", "-o", "html", "--emit-target", "pf", "../../testdata/example"}, wantCode: 2, wantStderr: `unknown target "pf"`},
 		{name: "apply bad confirm", args: []string{"apply", "--confirm", "-5s", "--dry-run", "../../testdata/example"}, wantCode: 2, wantStderr: "--confirm"},
 		{name: "collector args", args: []string{"collector", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
 	}
@@ -163,6 +165,7 @@ func TestGolden(t *testing.T) {
 		{"flows.md", []string{"flows", "-q", "-o", "markdown", "../../testdata/example"}},
 		{"flows.csv", []string{"flows", "-q", "-o", "csv", "../../testdata/example"}},
 		{"flows-migration.csv", []string{"flows", "-q", "-o", "csv", "--target-range", "49152-65535", "../../testdata/example"}},
+		{"audit.html", []string{"audit", "-q", "--fail-on", "never", "-o", "html", "--target-range", "49152-65535", "--emit-target", "nftables", "../../testdata/example"}},
 		{"audit-flags.txt", []string{"audit", "-q", "--fail-on", "never", "--color", "always", "--host", "LEG01=10.9.0.5", "--range", "LEG01:tcp=1025-5000", "--host", "DC01=10.1.0.10", "--range", "DC01:tcp=49152-65535"}},
 		{"badvalues.json", []string{"inventory", "-q", "-o", "json", "testdata/badvalues.yaml"}},
 	}
