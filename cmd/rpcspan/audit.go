@@ -42,7 +42,7 @@ Examples:
 			&cli.StringFlag{Name: "emit-target", Usage: "HTML report: include the rules for `TARGET` (as rpcspan emit --target)"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, or nft list ruleset text (repeatable)"},
 			hookFlag(),
-		}, inputFlags()...),
+		}, append(probeAuditFlags(), inputFlags()...)...),
 		Action: runAudit,
 	}
 }
@@ -87,6 +87,14 @@ func runAudit(c *cli.Context) error {
 		return err
 	}
 	findings := audit.Check(est, audit.CheckOptions{})
+	probed, err := auditProbeFindings(c, est)
+	if err != nil {
+		return err
+	}
+	if len(probed) > 0 {
+		findings = append(findings, probed...)
+		audit.SortFindings(findings)
+	}
 	plan := audit.BuildPlan(est)
 	if files := c.StringSlice("rules"); len(files) > 0 {
 		hook, err := hookOption(c)
