@@ -87,7 +87,7 @@ func runAudit(c *cli.Context) error {
 		return err
 	}
 	findings := audit.Check(est, audit.CheckOptions{})
-	probed, err := auditProbeFindings(c, est)
+	probed, live, err := auditProbeFindings(c, est)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func runAudit(c *cli.Context) error {
 		m = audit.Migrate(est, target)
 	}
 	rep := report.NewAudit(findings, failOn, threshold, never, est.Len(), stats.Files, plan, m)
-	opt := report.HTMLOptions{Estate: est, Inputs: c.Args().Slice()}
+	opt := report.HTMLOptions{Estate: est, Inputs: c.Args().Slice(), Live: live}
 	if em != nil {
 		in := &emit.Input{Plan: plan, Estate: est, Inputs: c.Args().Slice()}
 		if migrate {

@@ -16,6 +16,7 @@ import (
 	"github.com/rpcspan/rpcspan/audit"
 	"github.com/rpcspan/rpcspan/audit/ingest"
 	"github.com/rpcspan/rpcspan/audit/probe"
+	"github.com/rpcspan/rpcspan/audit/report"
 )
 
 var probeFormats = []string{"table", "json", "markdown"}
@@ -98,15 +99,42 @@ func probeOptions(c *cli.Context) (probe.Options, error) {
 
 // auditProbeFindings is what "audit --probe" adds to the findings: nil
 // without --probe. The caller sorts the joined list (audit.SortFindings).
-func auditProbeFindings(c *cli.Context, est *audit.Estate) ([]audit.Finding, error) {
+func auditProbeFindings(c *cli.Context, est *audit.Estate) ([]audit.Finding, map[string][]report.LivePort, error) {
 	if !c.Bool("probe") {
-		return nil, nil
+		return nil, nil, nil
 	}
 	results, err := probeEstate(c, est)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return probe.Findings(est, results), nil
+	return probe.Findings(est, results), livePorts(results), nil
+}
+
+// livePorts turns probe results into the ticks of the HTML report's map:
+// per host, each endpoint's port with the key (protocol and family) it
+// was seen on.
+func livePorts(results []probe.Result) map[string][]report.LivePort {
+	live := map[string][]report.LivePort{}
+	for _, r := range results {
+		if r.Host == "" || !r.Address.IsValid() {
+			continue
+		}
+		fam := 4
+		if r.Address.Is6() && !r.Address.Is4In6() {
+			fam = 6
+		}
+		for _, e := range r.Endpoints {
+			if e.Port == 0 {
+				continue
+			}
+			proto := "tcp"
+			if e.Protocol == "ncadg_ip_udp" {
+				proto = "udp"
+			}
+			live[r.Host] = append(live[r.Host], report.LivePort{Key: audit.MakeKey(proto, fam), Port: e.Port})
+		}
+	}
+	return live
 }
 
 // probeEstate probes every address of every host of est with the
