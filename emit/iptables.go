@@ -178,8 +178,8 @@ func (e iptablesEmitter) Emit(w io.Writer, in *Input) error {
 			bw.WriteString("# RPC ports of the managed destinations that no rule above accepted\n")
 		}
 		for _, g := range drops {
-			tails := iptTails(g.proto, g.ports, ` -m comment --comment "`+linuxDropComment+`" -j DROP`+"\n")
-			for _, d := range g.dst {
+			tails := iptTails(g.Proto, g.Ports, ` -m comment --comment "`+linuxDropComment+`" -j DROP`+"\n")
+			for _, d := range g.Dst {
 				for _, tail := range tails {
 					buf = append(buf[:0], "-A "+iptChain+" -d "...)
 					buf = d.AppendTo(buf)

@@ -330,12 +330,12 @@ func TestLinuxHostileNames(t *testing.T) {
 		{"é", "__"},
 		{"ok 1.2:3/4-5_6", "ok 1.2:3/4-5_6"},
 	} {
-		if got := linuxComment(c.in, 255); got != c.want {
-			t.Errorf("linuxComment(%q) = %q, want %q", c.in, got, c.want)
+		if got := Comment(c.in, 255); got != c.want {
+			t.Errorf("Comment(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if got := linuxComment(strings.Repeat("a", 300), 128); len(got) != 128 {
-		t.Errorf("linuxComment(300 bytes, 128) has %d bytes", len(got))
+	if got := Comment(strings.Repeat("a", 300), 128); len(got) != 128 {
+		t.Errorf("Comment(300 bytes, 128) has %d bytes", len(got))
 	}
 }
 

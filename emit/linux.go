@@ -31,14 +31,6 @@ type linuxRule struct {
 	r *audit.Rule
 }
 
-// linuxDropGroup is the set of destinations whose RPC ports (Ports over Proto)
-// are dropped unless an accept matched first.
-type linuxDropGroup struct {
-	proto string
-	ports []audit.PortRange
-	dst   []netip.Prefix
-}
-
 // linuxRules returns the checked rules of in.Plan of the given family
 // (4 or 6), in plan order.
 func linuxRules(in *Input, family int) ([]linuxRule, error) {
@@ -48,7 +40,7 @@ func linuxRules(in *Input, family int) ([]linuxRule, error) {
 	var out []linuxRule
 	for i := range in.Plan.Rules {
 		r := &in.Plan.Rules[i]
-		if err := checkLinuxRule(r); err != nil {
+		if err := CheckRule(r); err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i+1, err)
 		}
 		if r.Family == family {
@@ -58,10 +50,10 @@ func linuxRules(in *Input, family int) ([]linuxRule, error) {
 	return out, nil
 }
 
-// checkLinuxRule refuses what cannot be rendered exactly: an unknown
+// CheckRule refuses what a Linux target cannot render exactly: an unknown
 // protocol or family, an empty or inverted port range, an address of the
 // wrong family. The planner never makes these; a hand-built plan might.
-func checkLinuxRule(r *audit.Rule) error {
+func CheckRule(r *audit.Rule) error {
 	if r.Proto != "tcp" && r.Proto != "udp" {
 		return fmt.Errorf("protocol %q: want tcp or udp", r.Proto)
 	}
@@ -101,47 +93,65 @@ func linuxIsRPC(r *audit.Rule) bool {
 	return r.Service == string(audit.SvcRPC) || r.Service == string(audit.SvcRPCUDP)
 }
 
-// linuxDrops groups the destinations of the rpc and rpc-udp rules by
+// DropGroup is the destinations whose RPC ports (Ports over Proto) a
+// Linux output drops for sources no accept matched.
+type DropGroup struct {
+	Proto string
+	Ports []audit.PortRange
+	Dst   []netip.Prefix // fewest prefixes
+}
+
+// DropGroups groups the destinations of the rpc and rpc-udp rules by
 // protocol and ports, each group's destinations merged into the fewest
 // prefixes (an exact union, so nothing outside the destinations is ever
-// dropped), sorted by protocol and ports.
-func linuxDrops(rules []linuxRule) []linuxDropGroup {
+// dropped), sorted by protocol and ports. Both the nft text target and
+// rpcspan apply use it, so that their tables are the same.
+func DropGroups(rules []*audit.Rule) []DropGroup {
 	type acc struct {
-		g linuxDropGroup
+		g DropGroup
 		b netipx.IPSetBuilder
 	}
 	byKey := map[string]*acc{}
 	var order []*acc
-	for _, lr := range rules {
-		if !linuxIsRPC(lr.r) {
+	for _, r := range rules {
+		if !linuxIsRPC(r) {
 			continue
 		}
-		k := lr.r.Proto + " " + linuxPortsText(lr.r.Ports, ",", "-")
+		k := r.Proto + " " + linuxPortsText(r.Ports, ",", "-")
 		a := byKey[k]
 		if a == nil {
-			a = &acc{g: linuxDropGroup{proto: lr.r.Proto, ports: lr.r.Ports}}
+			a = &acc{g: DropGroup{Proto: r.Proto, Ports: r.Ports}}
 			byKey[k] = a
 			order = append(order, a)
 		}
-		for _, d := range lr.r.Destinations {
+		for _, d := range r.Destinations {
 			a.b.AddPrefix(d)
 		}
 	}
-	out := make([]linuxDropGroup, 0, len(order))
+	out := make([]DropGroup, 0, len(order))
 	for _, a := range order {
 		s, _ := a.b.IPSet()
-		a.g.dst = s.Prefixes()
+		a.g.Dst = s.Prefixes()
 		out = append(out, a.g)
 	}
-	slices.SortFunc(out, func(a, b linuxDropGroup) int {
-		if c := strings.Compare(a.proto, b.proto); c != 0 {
+	slices.SortFunc(out, func(a, b DropGroup) int {
+		if c := strings.Compare(a.Proto, b.Proto); c != 0 {
 			return c
 		}
-		return slices.CompareFunc(a.ports, b.ports, func(x, y audit.PortRange) int {
+		return slices.CompareFunc(a.Ports, b.Ports, func(x, y audit.PortRange) int {
 			return cmp.Or(cmp.Compare(x.First, y.First), cmp.Compare(x.Last, y.Last))
 		})
 	})
 	return out
+}
+
+// linuxDrops is DropGroups for the rules of one family.
+func linuxDrops(rules []linuxRule) []DropGroup {
+	rs := make([]*audit.Rule, len(rules))
+	for i, lr := range rules {
+		rs[i] = lr.r
+	}
+	return DropGroups(rs)
 }
 
 // linuxPortsText joins ports with sep, writing ranges as FIRST<dash>LAST.
@@ -163,18 +173,27 @@ func linuxPortsText(ports []audit.PortRange, sep, dash string) string {
 // linuxRuleComment describes plan rule n for a comment inside a firewall: its
 // number, service and policies, made safe by linuxComment.
 func linuxRuleComment(lr linuxRule, max int) string {
-	return linuxComment("rpcspan rule "+strconv.Itoa(lr.n)+": "+lr.r.Service+" policy "+strings.Join(lr.r.Policies, " "), max)
+	return RuleComment(lr.n, lr.r, max)
 }
 
-// linuxDropComment is the comment of the drop rules.
-const linuxDropComment = "rpcspan: RPC port - source not allowed"
+// DropComment is the comment of the drop rules.
+const DropComment = "rpcspan: RPC port - source not allowed"
 
-// linuxComment keeps only characters that need no quoting in iptables-
+// linuxDropComment is DropComment under its old name in this package.
+const linuxDropComment = DropComment
+
+// RuleComment is the comment of the accept rule of plan rule n (1-based),
+// made safe by Comment and cut to max bytes.
+func RuleComment(n int, r *audit.Rule, max int) string {
+	return Comment("rpcspan rule "+strconv.Itoa(n)+": "+r.Service+" policy "+strings.Join(r.Policies, " "), max)
+}
+
+// Comment keeps only characters that need no quoting in iptables-
 // restore input, nft scripts and shells (letters, digits, space and
 // ._:/-), replacing every other byte with "_", and cuts the result to max
 // bytes. Policy names are untrusted input: this way a name can neither
 // close the comment's quotes nor start a new line or command.
-func linuxComment(s string, max int) string {
+func Comment(s string, max int) string {
 	b := []byte(s)
 	for i, c := range b {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
@@ -195,6 +214,6 @@ func linuxHook(o Options) (Hook, error) {
 	case HookInput, HookForward:
 		return h, nil
 	default:
-		return "", fmt.Errorf("hook %q: want input or forward", linuxComment(string(h), 40))
+		return "", fmt.Errorf("hook %q: want input or forward", Comment(string(h), 40))
 	}
 }

@@ -123,8 +123,8 @@ func (nftablesEmitter) Emit(w io.Writer, in *Input) error {
 			}
 			fam := fr[0].r.Family
 			for _, g := range linuxDrops(fr) {
-				lines = append(lines, nftFamily(fam)+" daddr @"+sets.addrs(fam, g.dst)+
-					" "+g.proto+" dport @"+sets.ports(g.ports)+` drop comment "`+linuxComment(linuxDropComment, nftCommentMax)+`"`)
+				lines = append(lines, nftFamily(fam)+" daddr @"+sets.addrs(fam, g.Dst)+
+					" "+g.Proto+" dport @"+sets.ports(g.Ports)+` drop comment "`+Comment(linuxDropComment, nftCommentMax)+`"`)
 			}
 		}
 	}

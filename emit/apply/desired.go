@@ -1,13 +1,11 @@
 package apply
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"go4.org/netipx"
 
@@ -47,10 +45,6 @@ func (o Options) hook() (emit.Hook, error) {
 // commentMax is the longest rule comment nft accepts.
 const commentMax = 128
 
-// dropComment is the comment of the drop rules, as the text target
-// writes it.
-const dropComment = "rpcspan: RPC port - source not allowed"
-
 // Desired builds the table the nftables text target describes for the
 // plan, object for object, so that the kernel holds the same table after
 // Apply as after nft -f of the text:
@@ -81,7 +75,7 @@ func Desired(p *audit.Plan, o Options) (*Table, error) {
 	}
 	var byFamily [2][]int // plan rule indexes of IPv4, IPv6 rules
 	for i := range p.Rules {
-		if err := checkRule(&p.Rules[i]); err != nil {
+		if err := emit.CheckRule(&p.Rules[i]); err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i+1, err)
 		}
 		fi := 0
@@ -117,58 +111,34 @@ func Desired(p *audit.Plan, o Options) (*Table, error) {
 					L4Proto{r.Proto}, PortSet{Proto: r.Proto, Set: ports},
 					Verdict{"accept"},
 				},
-				Comment: safeComment("rpcspan rule "+strconv.Itoa(i+1)+": "+r.Service+" policy "+strings.Join(r.Policies, " "), commentMax),
+				Comment: emit.RuleComment(i+1, r, commentMax),
 			})
 		}
 	}
 	for fi, idx := range byFamily {
 		fam := 4 + 2*fi
-		for _, g := range dropGroups(p, idx) {
-			dst, err := sets.addrs(t, fam, g.dst)
+		rules := make([]*audit.Rule, len(idx))
+		for k, i := range idx {
+			rules[k] = &p.Rules[i]
+		}
+		for _, g := range emit.DropGroups(rules) {
+			dst, err := sets.addrs(t, fam, g.Dst)
 			if err != nil {
 				return nil, err
 			}
-			ports := sets.ports(t, g.ports)
+			ports := sets.ports(t, g.Ports)
 			ch.Rules = append(ch.Rules, Rule{
 				Exprs: []Expr{
 					Family{fam}, AddrSet{V: fam, Dst: true, Set: dst},
-					L4Proto{g.proto}, PortSet{Proto: g.proto, Set: ports},
+					L4Proto{g.Proto}, PortSet{Proto: g.Proto, Set: ports},
 					Verdict{"drop"},
 				},
-				Comment: safeComment(dropComment, commentMax),
+				Comment: emit.Comment(emit.DropComment, commentMax),
 			})
 		}
 	}
 	t.Chains = []Chain{ch}
 	return t, nil
-}
-
-// checkRule refuses what the text target refuses, with its words: an
-// unknown protocol or family, an empty or inverted port range or port 0,
-// no sources or destinations, an address of the wrong family.
-func checkRule(r *audit.Rule) error {
-	if r.Proto != "tcp" && r.Proto != "udp" {
-		return fmt.Errorf("protocol %q: want tcp or udp", r.Proto)
-	}
-	if r.Family != 4 && r.Family != 6 {
-		return fmt.Errorf("family %d: want 4 or 6", r.Family)
-	}
-	if len(r.Ports) == 0 || len(r.Sources) == 0 || len(r.Destinations) == 0 {
-		return fmt.Errorf("no ports, sources or destinations")
-	}
-	for _, p := range r.Ports {
-		if p.First > p.Last || p.First == 0 {
-			return fmt.Errorf("port range %d-%d is empty or holds port 0", p.First, p.Last)
-		}
-	}
-	for _, list := range [][]netip.Prefix{r.Sources, r.Destinations} {
-		for _, p := range list {
-			if !p.IsValid() || p.Addr().Zone() != "" || (p.Addr().Is4() != (r.Family == 4)) || p.Addr().Is4In6() {
-				return fmt.Errorf("address %s is not a valid IPv%d prefix", p, r.Family)
-			}
-		}
-	}
-	return nil
 }
 
 // setNamer gives each distinct address or port list one set, named and
@@ -223,81 +193,6 @@ func (s *setNamer) add(t *Table, key, base string, set Set) string {
 	s.byKey[key] = set.Name
 	t.Sets = append(t.Sets, set)
 	return set.Name
-}
-
-// dropGroup is the destinations whose ports (over proto) are dropped
-// unless an accept matched first.
-type dropGroup struct {
-	proto string
-	ports []audit.PortRange
-	dst   []netip.Prefix
-}
-
-// dropGroups groups the destinations of the rpc and rpc-udp rules among
-// idx by protocol and port list, each group's destinations merged into
-// the fewest prefixes (an exact union: nothing outside the destinations is
-// dropped), sorted by protocol and ports. Explicit services (tcp/445) get
-// only their accepts.
-func dropGroups(p *audit.Plan, idx []int) []dropGroup {
-	type acc struct {
-		g dropGroup
-		b netipx.IPSetBuilder
-	}
-	byKey := map[string]*acc{}
-	var order []*acc
-	for _, i := range idx {
-		r := &p.Rules[i]
-		if r.Service != string(audit.SvcRPC) && r.Service != string(audit.SvcRPCUDP) {
-			continue
-		}
-		k := r.Proto
-		for _, pr := range r.Ports {
-			k += " " + pr.String()
-		}
-		a := byKey[k]
-		if a == nil {
-			a = &acc{g: dropGroup{proto: r.Proto, ports: r.Ports}}
-			byKey[k] = a
-			order = append(order, a)
-		}
-		for _, d := range r.Destinations {
-			a.b.AddPrefix(d)
-		}
-	}
-	out := make([]dropGroup, 0, len(order))
-	for _, a := range order {
-		s, _ := a.b.IPSet()
-		a.g.dst = s.Prefixes()
-		out = append(out, a.g)
-	}
-	slices.SortFunc(out, func(a, b dropGroup) int {
-		if c := strings.Compare(a.proto, b.proto); c != 0 {
-			return c
-		}
-		return slices.CompareFunc(a.ports, b.ports, func(x, y audit.PortRange) int {
-			return cmp.Or(cmp.Compare(x.First, y.First), cmp.Compare(x.Last, y.Last))
-		})
-	})
-	return out
-}
-
-// safeComment keeps only letters, digits, space and ._:/- (every other
-// byte becomes "_") and cuts to max bytes, as the text target does: policy
-// names are untrusted, and the same rule must carry the same comment
-// whichever way it was loaded.
-func safeComment(s string, max int) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == ' ' || c == '.' || c == '_' || c == ':' || c == '/' || c == '-'
-		if !ok {
-			b[i] = '_'
-		}
-	}
-	if len(b) > max {
-		b = b[:max]
-	}
-	return string(b)
 }
 
 // addrRanges turns prefixes of family v into set elements: one range per
