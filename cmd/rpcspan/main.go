@@ -10,8 +10,21 @@
 //
 // Usage:
 //
-//	rpcspan inventory [-o table|json|yaml|csv|markdown] [--strict] [--host NAME=ADDR,...] [--range NAME:KEY=RANGE] INPUT...
+//	rpcspan audit [--fail-on error|warning|info|never] [-o table|markdown|json|csv|html] [--target-range RANGE] [--probe] [--rules FILE] INPUT...
+//	rpcspan flows [-o table|markdown|json|csv] [--target-range RANGE] INPUT...
+//	rpcspan emit --target TARGET [--hook input|forward] [--out-dir DIR] INPUT...
+//	rpcspan apply [--hook input|forward] [--netns NAME] [--dry-run] [--confirm DURATION] INPUT...
+//	rpcspan probe [--timeout D] [--concurrency N] [-o table|json|markdown] TARGET...
+//	rpcspan inventory [-o table|json|yaml|csv|markdown] INPUT...
+//	rpcspan templates list | show NAME
 //	rpcspan collector > collect-rpcspan.ps1
+//
+// audit reports every mismatch as a finding with a stable id and the flows
+// RPC needs; flows prints those flows aggregated into rules; emit renders
+// them for Windows Firewall, netsh dynamicport remediation, iptables,
+// nftables and vendor firewalls; apply programs nftables over netlink;
+// probe asks the servers' endpoint mappers which ports they really use.
+// Flags may come before or after the inputs.
 //
 // INPUT is any mix of inventory files (YAML, JSON, CSV), raw captures
 // (netsh, PowerShell, .reg, reg query, ipconfig, ip_local_port_range,
@@ -29,8 +42,9 @@
 // error and kept as input-invalid problems; the rest of the input is used.
 // --strict makes any such problem fatal.
 //
-// Exit codes: 0 success; 2 usage error, an input that cannot be read at all,
-// or (with --strict) any input problem.
+// Exit codes: 0 success; 1 audit found something at or above --fail-on, or
+// emit/apply rendered only what was valid; 2 usage error, an input that
+// cannot be read at all, or (with --strict) any input problem.
 package main
 
 import (
