@@ -83,6 +83,11 @@ const (
 	// IDRuleUnknown is a part of a required flow whose verdict depends on
 	// matches rpcspan does not evaluate.
 	IDRuleUnknown = "rule-unknown"
+	// IDRuleOverbroad is a rule that allows far more than any required
+	// flow through it needs.
+	IDRuleOverbroad = "rule-overbroad"
+	// IDRuleStale is a rule that allows an RPC span no host uses any more.
+	IDRuleStale = "rule-stale"
 )
 
 // SortFindings orders findings by severity (most severe first), then host,

@@ -196,6 +196,10 @@ type Host struct {
 	Excluded  []Excluded
 	RPC       *RPCInternet // nil when no Rpc\Internet value was seen
 	Captures  []string     // capture paths the inventory lists for this host, relative to the inventory
+	// FirewallCaptures are the files holding the host's own Windows
+	// Firewall rules (netsh advfirewall, Get-NetFirewallRule), read by
+	// package rulebase when the audit evaluates rule bases.
+	FirewallCaptures []string
 	// PreVista is where a capture showed that netsh on the host has no
 	// "int ipv4 show dynamicport" command, as on Windows Server 2003 and
 	// older; zero when no capture said so.
@@ -285,6 +289,11 @@ func (h *Host) Merge(o *Host) {
 		}
 	}
 	h.Captures = append(h.Captures, o.Captures...)
+	for _, f := range o.FirewallCaptures {
+		if !slices.Contains(h.FirewallCaptures, f) {
+			h.FirewallCaptures = append(h.FirewallCaptures, f)
+		}
+	}
 	if h.PreVista.IsZero() {
 		h.PreVista = o.PreVista
 	}

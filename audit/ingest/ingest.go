@@ -99,6 +99,7 @@ var scanners = []scanner{
 	scanReg,       // reg.go: .reg exports and reg query output of Rpc\Internet
 	scanIPConfig,  // ipconfig.go
 	scanLinux,     // linux.go: ip_local_port_range and smb.conf
+	scanFirewall,  // winfw.go: Windows Firewall rules (netsh advfirewall, Get-NetFirewallRule)
 }
 
 // SplitLines splits decoded text into lines without line ends.

@@ -35,11 +35,12 @@ func benchSetup(n int) (*audit.Estate, *audit.Plan, *Base) {
 	return e, audit.BuildPlan(e), b
 }
 
-// BenchmarkEvaluate measures Findings for n hosts against n rules:
+// BenchmarkEvaluate measures Findings for n hosts against n rules; the
+// issue's target for 100,000 is at most 3 s and 1.5 GB peak:
 //
-//	go test -run XXX -bench Evaluate -benchmem ./audit/rulebase
+//	go test -run XXX -bench Evaluate -benchmem -benchtime 3x ./audit/rulebase
 func BenchmarkEvaluate(b *testing.B) {
-	for _, n := range []int{1000, 3000, 10000} {
+	for _, n := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			e, plan, base := benchSetup(n)
 			b.ReportAllocs()

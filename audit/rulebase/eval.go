@@ -169,15 +169,21 @@ type evaluator struct {
 // jumps to) decides and the boxes that leave c undecided: by a return,
 // by the end of c, or out of a goto target.
 func (ev *evaluator) chain(c *Chain, in []box, depth int) (dec []decided, ret []box) {
+	if x := ev.index(c); x != nil {
+		return ev.indexedChain(x, c, in, depth)
+	}
+	return ev.run(c, c.Rules, in, depth)
+}
+
+// run runs the boxes through rules, the rules of c or those of them that
+// cover the boxes, as chain does.
+func (ev *evaluator) run(c *Chain, rules []*Rule, in []box, depth int) (dec []decided, ret []box) {
 	remaining := in
-	for _, r := range c.Rules {
+	for _, r := range rules {
 		if len(remaining) == 0 {
 			break
 		}
-		if r.NotNew || r.Proto&ev.proto == 0 || (r.Family != 0 && r.Family != ev.fam) {
-			continue
-		}
-		if len(r.Unknown) > 0 && r.Verdict == Continue {
+		if !relevant(r, ev.fam, ev.proto) {
 			continue
 		}
 		var next []box

@@ -140,6 +140,7 @@ func Findings(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) [
 	for _, k := range keys {
 		out = append(out, finding(k.id, k.host, k.proto, found[k]))
 	}
+	out = append(out, ruleFindings(est, plan, bases)...)
 	audit.SortFindings(out)
 	return out
 }
@@ -184,7 +185,8 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 	}
 	type item struct {
 		family  int
-		sources []netip.Prefix
+		sources []netip.Prefix // the first maxDetailSources
+		total   int            // address ranges in all
 		ports   string
 		base    string
 		by      Pos
@@ -193,7 +195,8 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 	items := make([]item, 0, len(order))
 	for _, a := range order {
 		s, _ := a.src.IPSet()
-		items = append(items, item{a.e.family, s.Prefixes(), a.e.ports.String(), a.e.base, a.e.by, a.e.rule})
+		ps, total := firstPrefixes(s)
+		items = append(items, item{a.e.family, ps, total, a.e.ports.String(), a.e.base, a.e.by, a.e.rule})
 	}
 	slices.SortFunc(items, func(x, y item) int {
 		return cmp.Or(cmp.Compare(x.family, y.family), strings.Compare(x.ports, y.ports),
@@ -201,17 +204,19 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 			strings.Compare(x.rule, y.rule), slices.CompareFunc(x.sources, y.sources, netip.Prefix.Compare))
 	})
 	srcSet, _ := allSrc.IPSet()
-	sources := prefixStrings(srcSet.Prefixes())
+	srcPrefixes, srcTotal := firstPrefixes(srcSet)
+	sources := prefixStrings(srcPrefixes)
 	var decided []map[string]any
 	var where []string
 	for _, it := range items {
 		decided = append(decided, map[string]any{
-			"family":    it.family,
-			"sources":   prefixStrings(it.sources),
-			"ports":     it.ports,
-			"rule_base": it.base,
-			"rule":      it.by.String(),
-			"rule_text": it.rule,
+			"family":        it.family,
+			"sources":       prefixStrings(it.sources),
+			"source_ranges": it.total,
+			"ports":         it.ports,
+			"rule_base":     it.base,
+			"rule":          it.by.String(),
+			"rule_text":     it.rule,
 		})
 		w := it.by.String()
 		if w == "" {
@@ -224,15 +229,16 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 		}
 	}
 	f := audit.Finding{ID: id, Host: host, Detail: map[string]any{
-		"host":     host,
-		"protocol": proto,
-		"ports":    allPorts.String(),
-		"sources":  sources,
-		"decided":  decided,
+		"host":          host,
+		"protocol":      proto,
+		"ports":         allPorts.String(),
+		"sources":       sources,
+		"source_ranges": srcTotal,
+		"decided":       decided,
 	}}
 	srcText := strings.Join(sources, ", ")
 	if len(sources) > 3 {
-		srcText = strings.Join(sources[:3], ", ") + fmt.Sprintf(" and %d more", len(sources)-3)
+		srcText = strings.Join(sources[:3], ", ") + " and more"
 	}
 	if id == IDRuleGap {
 		f.Severity = audit.Error
@@ -251,4 +257,27 @@ func prefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// maxDetailSources bounds the source prefixes a finding's detail lists:
+// with 100,000 scattered sources, 10,000 findings would otherwise build a
+// billion strings. The detail gives the number of address ranges in all.
+const maxDetailSources = 64
+
+// firstPrefixes returns the first maxDetailSources prefixes of s and the
+// number of address ranges it holds, without turning all of s into
+// prefixes.
+func firstPrefixes(s *netipx.IPSet) ([]netip.Prefix, int) {
+	rs := s.Ranges()
+	var out []netip.Prefix
+	for _, r := range rs {
+		if len(out) >= maxDetailSources {
+			break
+		}
+		out = r.AppendPrefixes(out)
+	}
+	if len(out) > maxDetailSources {
+		out = out[:maxDetailSources]
+	}
+	return out, len(rs)
 }

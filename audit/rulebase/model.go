@@ -123,6 +123,7 @@ type Base struct {
 	Chains []*Chain
 
 	byName map[string]*Chain
+	index  map[indexKey]*ruleIndex // built on first use, see index.go
 }
 
 // Covers reports whether b has a base chain for family fam (4 or 6): a

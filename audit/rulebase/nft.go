@@ -223,6 +223,9 @@ func (p *nftParser) statement(s string, line int) error {
 			return p.chainHead(toks, bad)
 		}
 		if toks[0] == "policy" {
+			if len(toks) < 2 {
+				return bad("policy without a verdict")
+			}
 			p.chain.Policy = nftVerdictWord(strings.TrimSuffix(toks[1], ";"))
 			return nil
 		}

@@ -42,6 +42,7 @@ Examples:
 			&cli.StringFlag{Name: "emit-target", Usage: "HTML report: include the rules for `TARGET` (as rpcspan emit --target)"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, or nft list ruleset text (repeatable)"},
 			hookFlag(),
+			&cli.StringFlag{Name: "profile", Value: "domain", Usage: "Windows Firewall rules found in captures: the active `PROFILE`, domain, private or public"},
 		}, append(probeAuditFlags(), inputFlags()...)...),
 		Action: runAudit,
 	}
@@ -96,7 +97,11 @@ func runAudit(c *cli.Context) error {
 		audit.SortFindings(findings)
 	}
 	plan := audit.BuildPlan(est)
-	if files := c.StringSlice("rules"); len(files) > 0 {
+	hostBases, err := readHostFirewalls(est, c.String("profile"))
+	if err != nil {
+		return err
+	}
+	if files := c.StringSlice("rules"); len(files) > 0 || len(hostBases) > 0 {
 		hook, err := hookOption(c)
 		if err != nil {
 			return err
@@ -105,6 +110,7 @@ func runAudit(c *cli.Context) error {
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
+		bases = append(bases, hostBases...)
 		findings = append(findings, rulebase.Findings(est, plan, bases, rulebase.Options{Hook: string(hook)})...)
 		audit.SortFindings(findings)
 	}
@@ -231,9 +237,42 @@ func palette(c *cli.Context) (report.Palette, error) {
 	return report.Palette{}, usageError("--color: unknown value %q (want auto, always or never)", c.String("color"))
 }
 
+// readHostFirewalls reads the Windows Firewall rules found in each host's
+// captures as that host's own rule base, for the profile given; the RPC
+// local-port keyword resolves to the host's span.
+func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, error) {
+	if p := strings.ToLower(profile); p != "domain" && p != "private" && p != "public" {
+		return nil, usageError("--profile: %q: want domain, private or public", profile)
+	}
+	var bases []*rulebase.Base
+	for _, h := range est.Hosts() {
+		span := func(proto string) []audit.PortRange {
+			k := audit.TCP4
+			if proto == "udp" {
+				k = audit.UDP4
+			}
+			return est.Span(h, k).Ports
+		}
+		for _, f := range h.FirewallCaptures {
+			fh, err := os.Open(f)
+			if err != nil {
+				return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading %s: %w", f, err)}
+			}
+			b, err := rulebase.ParseNetshFirewall(fh, f, h.Name, span, profile)
+			fh.Close()
+			if err != nil {
+				return nil, &exitError{code: exitUsage, err: err}
+			}
+			bases = append(bases, b)
+		}
+	}
+	return bases, nil
+}
+
 // readRuleBases reads rule bases for --rules, recognising the format by
-// content: nft text starts with a table (or flush/delete), iptables-save
-// output with a comment, a table line such as *filter, or a chain.
+// content: nft JSON (nft -j) is an object, nft text starts with a table
+// (or flush/delete), iptables-save output with a comment, a table line
+// such as *filter, or a chain.
 func readRuleBases(files []string) ([]*rulebase.Base, error) {
 	var bases []*rulebase.Base
 	for _, f := range files {
@@ -245,7 +284,7 @@ func readRuleBases(files []string) ([]*rulebase.Base, error) {
 		var base *rulebase.Base
 		switch {
 		case bytes.HasPrefix(t, []byte("{")):
-			return nil, fmt.Errorf("--rules %s: nft JSON (nft -j) is not read yet; give nft list ruleset text", f)
+			base, err = rulebase.ParseNftJSON(bytes.NewReader(b), f)
 		case bytes.HasPrefix(t, []byte("table ")) || bytes.HasPrefix(t, []byte("flush ")) || bytes.HasPrefix(t, []byte("delete ")) || bytes.HasPrefix(t, []byte("#!/usr/sbin/nft")):
 			base, err = rulebase.ParseNft(bytes.NewReader(b), f)
 		default:

@@ -279,3 +279,20 @@ func TestAuditRules(t *testing.T) {
 		t.Errorf("missing rule base: exit %d, want 2", r.code)
 	}
 }
+
+// TestAuditHostFirewall: a host's captured Windows Firewall rules (netsh
+// advfirewall show rule, UTF-16LE as PowerShell writes it) apply to the
+// flows to that host, for the active profile only.
+func TestAuditHostFirewall(t *testing.T) {
+	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json", "testdata/winfw")
+	if r.code != 0 || strings.Contains(r.stdout, "rule-gap") {
+		t.Errorf("domain profile allows RPC-EPMap and RPC: exit %d, gap: %v\n%s", r.code, strings.Contains(r.stdout, "rule-gap"), r.stderr)
+	}
+	r = runBinary(t, "", "audit", "-q", "--fail-on", "never", "--profile", "public", "testdata/winfw")
+	if !strings.Contains(r.stdout, "rule-gap") || !strings.Contains(r.stdout, "DC01") {
+		t.Errorf("public profile: the Domain-only rules must not count:\n%s", r.stdout)
+	}
+	if r := runBinary(t, "", "audit", "--profile", "home", "testdata/winfw"); r.code != 2 {
+		t.Errorf("--profile home: exit %d, want 2", r.code)
+	}
+}

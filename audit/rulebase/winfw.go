@@ -1,0 +1,499 @@
+package rulebase
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/rpcspan/rpcspan/audit"
+	"github.com/rpcspan/rpcspan/audit/ingest"
+)
+
+// ParseNetshFirewall reads a host's Windows Firewall rules, as printed by
+// `netsh advfirewall firewall show rule name=all [verbose]` (in any display
+// language) or by Get-NetFirewallRule piped to Format-List together with
+// its port and address filters, into a host rule base for host. The input
+// may be UTF-16.
+//
+// Windows semantics: only enabled inbound rules of the active profile
+// count ("domain", "private" or "public"; "" means domain), a block rule
+// wins over any allow rule whatever their order, and what no allow rule
+// admits is blocked. The base therefore has one chain per hook ("input"
+// and "forward", so that it applies whichever hook the audit evaluates):
+// every block rule, then every allow rule, then policy drop. span returns
+// the host's dynamic range for a protocol ("tcp" or "udp"); the local-port
+// keyword RPC resolves to it, RPC-EPMap to 135.
+//
+// netsh translates its labels and some values. Blocks are found by their
+// line of dashes and read by position, never by label: after the line of
+// dashes come [Description (verbose only)], Enabled, Direction, Profiles,
+// Grouping, LocalIP, RemoteIP, Protocol, then for TCP and UDP LocalPort
+// and RemotePort, then Edge traversal and (verbose) Program, Service,
+// InterfaceTypes, Security, Rule source and, when set, remote or local
+// user and computer groups, and last Action. Description is told apart by
+// the values of Enabled and Direction. A value the reader does not know
+// in any language (a yes, a direction, a profile, an action) makes the
+// rule an unknown match rather than a guess; so do LocalSubnet and the
+// other address keywords that depend on the host's network, security
+// (IPsec) requirements and user or computer groups. A Program or Service
+// is not an unknown match: required RPC flows go to whatever process
+// serves them, and the plain listing does not show these fields at all.
+func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string) []audit.PortRange, profile string) (*Base, error) {
+	profile = strings.ToLower(profile)
+	if profile == "" {
+		profile = "domain"
+	}
+	if profile != "domain" && profile != "private" && profile != "public" {
+		return nil, fmt.Errorf("profile %q: want domain, private or public", profile)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	text := ingest.Decode(data)
+	rules, found := netshBlocks(text, name)
+	if !found {
+		rules, found = psBlocks(text, name)
+	}
+	if !found && !strings.Contains(text, "No rules match") {
+		return nil, fmt.Errorf("%s: no Windows Firewall rules (netsh advfirewall or Get-NetFirewallRule output) found", name)
+	}
+	var blocks, allows []*Rule
+	for _, w := range rules {
+		rule := w.rule(profile, span)
+		if rule == nil {
+			continue
+		}
+		if rule.Verdict == Accept {
+			allows = append(allows, rule)
+		} else {
+			blocks = append(blocks, rule)
+		}
+	}
+	b := &Base{Name: name, Format: "windows", Host: host, Final: true}
+	all := append(blocks, allows...)
+	for _, hook := range []string{"input", "forward"} {
+		b.Chains = append(b.Chains, &Chain{
+			Pos: Pos{File: name}, Name: "windows firewall " + profile, Table: "windows",
+			Hook: hook, Policy: Drop, Rules: all,
+		})
+	}
+	return b, nil
+}
+
+// fwRule is one Windows Firewall rule as read, values as written.
+type fwRule struct {
+	pos                                   Pos
+	name                                  string
+	enabled, direction, profiles, action  string
+	localIP, remoteIP, proto, localPort   string
+	unknown                               []string // matches found unmodelled while reading
+	psStyle                               bool     // Get-NetFirewallRule: RPCEPMap, braces
+	haveEnabled, haveDirection, haveProto bool
+}
+
+// field is one "label: value" line.
+type field struct {
+	label, value string
+	line         int
+}
+
+// splitField cuts a line at its first colon (ASCII or full width), the end
+// of the label in every language netsh prints.
+func splitField(s string) (label, value string, ok bool) {
+	i := strings.IndexAny(s, ":：")
+	if i < 0 {
+		return "", "", false
+	}
+	w := 1
+	if s[i] != ':' {
+		w = len("：")
+	}
+	return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+w:]), true
+}
+
+// isDashes reports whether s is the line of dashes under a rule name.
+func isDashes(s string) bool {
+	s = strings.TrimSpace(s)
+	return len(s) >= 10 && strings.Trim(s, "-") == ""
+}
+
+// netshBlocks reads netsh output. found is false when there is no block.
+func netshBlocks(text, name string) (rules []*fwRule, found bool) {
+	lines := strings.Split(text, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], "\r")
+	}
+	for i := 1; i < len(lines); i++ {
+		if !isDashes(lines[i]) {
+			continue
+		}
+		_, rname, ok := splitField(lines[i-1])
+		if !ok {
+			continue
+		}
+		found = true
+		w := &fwRule{pos: Pos{File: name, Line: i}, name: rname}
+		var fs []field
+		j := i + 1
+		for ; j < len(lines); j++ {
+			if strings.TrimSpace(lines[j]) == "" || (j+1 < len(lines) && isDashes(lines[j+1])) {
+				break
+			}
+			if l, v, ok := splitField(lines[j]); ok {
+				fs = append(fs, field{l, v, j + 1})
+			}
+		}
+		i = j
+		w.fromNetsh(fs)
+		rules = append(rules, w)
+	}
+	return rules, found
+}
+
+// fromNetsh fills w from the fields of a block by position.
+func (w *fwRule) fromNetsh(fs []field) {
+	off := 0
+	switch {
+	case len(fs) > 1 && yesNo(fs[0].value) != 0 && inOut(fs[1].value) != 0:
+	case len(fs) > 2 && yesNo(fs[1].value) != 0 && inOut(fs[2].value) != 0:
+		off = 1
+	case len(fs) > 0 && strings.EqualFold(fs[0].label, "Description"):
+		off = 1
+	}
+	if len(fs) < off+8 {
+		w.unknown = append(w.unknown, "incomplete block")
+		return
+	}
+	at := func(k int) string { return fs[off+k].value }
+	w.enabled, w.direction, w.profiles = at(0), at(1), at(2)
+	w.localIP, w.remoteIP, w.proto = at(4), at(5), at(6)
+	w.haveEnabled, w.haveDirection, w.haveProto = true, true, true
+	w.action = fs[len(fs)-1].value
+	rest := fs[off+7 : len(fs)-1]
+	if p := protoWord(w.proto); p == TCP || p == UDP {
+		if len(rest) < 2 {
+			w.unknown = append(w.unknown, "no local port")
+			return
+		}
+		w.localPort = rest[0].value
+		rest = rest[1:]
+	}
+	for _, f := range rest {
+		w.extra(f)
+	}
+}
+
+// extra notes the verbose fields after the ports that restrict a rule in
+// ways the model does not evaluate, recognised by value where the value
+// is a keyword netsh does not translate.
+func (w *fwRule) extra(f field) {
+	v := strings.ToLower(f.value)
+	switch {
+	case v == "authenticate" || v == "authenc" || v == "authdynenc" || v == "authnoencap" ||
+		v == "authenticatewithencryption" || v == "authenticatewithintegrity":
+		w.unknown = append(w.unknown, "security="+f.value)
+	case strings.HasPrefix(v, "d:(") || strings.HasPrefix(v, "o:"):
+		w.unknown = append(w.unknown, "group="+f.value)
+	case strings.EqualFold(f.label, "InterfaceTypes") && v != "any":
+		w.unknown = append(w.unknown, "interfacetype="+f.value)
+	}
+}
+
+// psBlocks reads Get-NetFirewallRule | Format-List output: a rule block
+// (with Direction) followed by the blocks of its port filter (Protocol,
+// LocalPort) and address filter (LocalAddress, RemoteAddress), which
+// attach to the rule before them. PowerShell prints property names and
+// enum values untranslated.
+func psBlocks(text, name string) (rules []*fwRule, found bool) {
+	var cur *fwRule
+	for i, line := range strings.Split(text, "\n") {
+		l, v, ok := splitField(strings.TrimRight(line, "\r"))
+		if !ok || strings.ContainsAny(l, " \t") {
+			continue
+		}
+		v = strings.Trim(v, "{}")
+		switch strings.ToLower(l) {
+		case "name":
+			cur = &fwRule{pos: Pos{File: name, Line: i + 1}, psStyle: true}
+			rules = append(rules, cur)
+		}
+		if cur == nil {
+			continue
+		}
+		switch strings.ToLower(l) {
+		case "displayname":
+			cur.name = v
+		case "name":
+			if cur.name == "" {
+				cur.name = v
+			}
+		case "enabled":
+			cur.enabled, cur.haveEnabled = v, true
+		case "direction":
+			cur.direction, cur.haveDirection = v, true
+			found = true
+		case "profile":
+			cur.profiles = v
+		case "action":
+			cur.action = v
+		case "protocol":
+			cur.proto, cur.haveProto = v, true
+		case "localport":
+			cur.localPort = v
+		case "localaddress":
+			cur.localIP = v
+		case "remoteaddress":
+			cur.remoteIP = v
+		case "security":
+			cur.extra(field{l, v, i + 1})
+		case "localuser", "remoteuser", "remotemachine":
+			if !strings.EqualFold(v, "any") && v != "" {
+				cur.unknown = append(cur.unknown, strings.ToLower(l)+"="+v)
+			}
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	var out []*fwRule
+	for _, w := range rules {
+		if w.haveDirection {
+			out = append(out, w)
+		}
+	}
+	return out, true
+}
+
+// rule returns w in the neutral model, nil when w does not take part: a
+// disabled or outbound rule, or one of other profiles only.
+func (w *fwRule) rule(profile string, span func(string) []audit.PortRange) *Rule {
+	r := &Rule{Pos: w.pos, Proto: AnyProto, Unknown: w.unknown}
+	r.Text = w.name + " [" + w.action + "]"
+	switch yesNo(w.enabled) {
+	case -1:
+		return nil
+	case 0:
+		r.Unknown = append(r.Unknown, "enabled="+w.enabled)
+	}
+	switch inOut(w.direction) {
+	case -1:
+		return nil
+	case 0:
+		r.Unknown = append(r.Unknown, "direction="+w.direction)
+	}
+	switch inProfile(w.profiles, profile) {
+	case -1:
+		return nil
+	case 0:
+		r.Unknown = append(r.Unknown, "profiles="+w.profiles)
+	}
+	switch allowBlock(w.action) {
+	case 1:
+		r.Verdict = Accept
+	case -1:
+		r.Verdict = Drop
+	default:
+		// An unknown action (Bypass, NotConfigured, a word of a language
+		// not listed) decides its part as unknown; it goes with the
+		// blocks so that no allow hides it.
+		r.Verdict = Opaque
+	}
+	if w.haveProto {
+		r.Proto = protoWord(w.proto)
+		if r.Proto == 0 && !isNum(w.proto) && !strings.HasPrefix(strings.ToLower(w.proto), "icmp") {
+			r.Unknown = append(r.Unknown, "protocol="+w.proto)
+			r.Proto = AnyProto
+		}
+	}
+	var ok bool
+	if r.Dst, ok = fwAddrs(w.localIP); !ok {
+		r.Unknown = append(r.Unknown, "localip="+w.localIP)
+	}
+	if r.Src, ok = fwAddrs(w.remoteIP); !ok {
+		r.Unknown = append(r.Unknown, "remoteip="+w.remoteIP)
+	}
+	if r.Proto == TCP || r.Proto == UDP {
+		proto := "tcp"
+		if r.Proto == UDP {
+			proto = "udp"
+		}
+		if r.DPorts, ok = fwPorts(w.localPort, proto, span); !ok {
+			r.Unknown = append(r.Unknown, "localport="+w.localPort)
+		}
+	}
+	return r
+}
+
+// The values netsh prints in the languages known here, lower case. A
+// word not listed is unknown, never taken as either value.
+var (
+	fwYes   = words("yes ja oui sí si sim да はい 是 是的 tak evet igen ano kyllä true")
+	fwNo    = words("no nein non não nao нет いいえ 否 nie hayır nem ne ei nee nej nei false")
+	fwIn    = words("in inbound eingehend entrant entrante entrada входящее входящие 入站 受信 ingresso binnenkomend przychodzące")
+	fwOut   = words("out outbound ausgehend sortant saliente salida saída исходящее исходящие 出站 送信 uscita uitgaand wychodzące")
+	fwAllow = words("allow zulassen autoriser permitir разрешить 允许 許可 consenti toestaan zezwalaj")
+	fwBlock = words("block blockieren bloquer bloquear блокировать 阻止 ブロック blocca blokkeren blokuj")
+	fwAny   = words("any beliebig tout toutes cualquiera qualquer любой 任何 任意 qualsiasi alle dowolny")
+	fwProf  = map[string]string{
+		"domain": "domain", "domäne": "domain", "domaine": "domain", "dominio": "domain", "domínio": "domain", "домен": "domain", "域": "domain", "ドメイン": "domain", "domein": "domain", "domena": "domain",
+		"private": "private", "privat": "private", "privé": "private", "privado": "private", "privato": "private", "частный": "private", "частная": "private", "专用": "private", "プライベート": "private", "particulier": "private", "prywatny": "private",
+		"public": "public", "öffentlich": "public", "público": "public", "pubblico": "public", "общий": "public", "общедоступный": "public", "公用": "public", "パブリック": "public", "openbaar": "public", "publiczny": "public",
+	}
+)
+
+func words(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
+
+// yesNo returns 1 for yes, -1 for no, 0 for a word not known.
+func yesNo(s string) int { return tri(s, fwYes, fwNo) }
+
+// inOut returns 1 for inbound, -1 for outbound, 0 for a word not known.
+func inOut(s string) int { return tri(s, fwIn, fwOut) }
+
+// allowBlock returns 1 for allow, -1 for block, 0 for anything else.
+func allowBlock(s string) int { return tri(s, fwAllow, fwBlock) }
+
+func tri(s string, yes, no map[string]bool) int {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case yes[s]:
+		return 1
+	case no[s]:
+		return -1
+	}
+	return 0
+}
+
+// inProfile returns 1 when the profile list has profile (or is any or
+// all), -1 when it has only other known profiles, 0 when a word is not
+// known.
+func inProfile(list, profile string) int {
+	res := -1
+	for _, p := range strings.Split(list, ",") {
+		p = strings.ToLower(strings.TrimSpace(p))
+		switch {
+		case fwAny[p] || p == "all":
+			return 1
+		case fwProf[p] == profile:
+			return 1
+		case fwProf[p] == "":
+			res = 0
+		}
+	}
+	return res
+}
+
+// protoWord returns the protocol bit of "TCP", "UDP", 6, 17 or any; 0
+// for another protocol.
+func protoWord(s string) Proto {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case s == "tcp" || s == "6":
+		return TCP
+	case s == "udp" || s == "17":
+		return UDP
+	case fwAny[s]:
+		return AnyProto
+	}
+	return 0
+}
+
+func isNum(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// fwAddrs reads a LocalIP or RemoteIP value: any, or a comma list of
+// addresses, prefixes (length or netmask) and ranges. ok is false for
+// keywords that depend on the host's network (LocalSubnet, DNS,
+// DefaultGateway, Intranet, ...); set is nil for any.
+func fwAddrs(v string) (set *AddrSet, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || fwAny[strings.ToLower(v)] {
+		return nil, true
+	}
+	var s AddrSet
+	for _, it := range strings.Split(v, ",") {
+		it = strings.TrimSpace(it)
+		if lo, hi, isRange := strings.Cut(it, "-"); isRange {
+			a, err1 := netip.ParseAddr(strings.TrimSpace(lo))
+			b, err2 := netip.ParseAddr(strings.TrimSpace(hi))
+			if err1 != nil || err2 != nil || a.BitLen() != b.BitLen() || b.Less(a) {
+				return nil, false
+			}
+			s = *s.Union(rangeSet(a.Unmap().WithZone(""), b.Unmap().WithZone("")))
+			continue
+		}
+		p, ok := parseAddrOrPrefix(it)
+		if !ok {
+			return nil, false
+		}
+		s = *s.Union(NewAddrSet(p))
+	}
+	return &s, true
+}
+
+// fwPorts reads a LocalPort value: any, or a comma list of ports, ranges
+// and the keywords RPC (the host's dynamic range for proto) and RPC-EPMap
+// (135). ok is false for other keywords (IPHTTPS, Teredo, ...) and for
+// RPC when the span is not known.
+func fwPorts(v, proto string, span func(string) []audit.PortRange) (*PortSet, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || fwAny[strings.ToLower(v)] {
+		return nil, true
+	}
+	var rs []audit.PortRange
+	for _, it := range strings.Split(v, ",") {
+		it = strings.TrimSpace(it)
+		switch strings.ToLower(it) {
+		case "rpc":
+			var sp []audit.PortRange
+			if span != nil {
+				sp = span(proto)
+			}
+			if len(sp) == 0 {
+				return nil, false
+			}
+			rs = append(rs, sp...)
+			continue
+		case "rpc-epmap", "rpcepmap":
+			rs = append(rs, audit.PortRange{First: 135, Last: 135})
+			continue
+		}
+		a, b, isRange := strings.Cut(it, "-")
+		first, err := portNum(a)
+		if err != nil {
+			return nil, false
+		}
+		last := first
+		if isRange {
+			if last, err = portNum(b); err != nil || last < first {
+				return nil, false
+			}
+		}
+		rs = append(rs, audit.PortRange{First: first, Last: last})
+	}
+	return NewPortSet(rs...), true
+}
+
+func portNum(s string) (uint16, error) {
+	s = strings.TrimSpace(s)
+	if !isNum(s) || len(s) > 5 {
+		return 0, fmt.Errorf("port %q: not a number", s)
+	}
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 {
+		return 0, fmt.Errorf("port %q: out of range", s)
+	}
+	return uint16(n), nil
+}
