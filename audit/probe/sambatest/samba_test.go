@@ -362,7 +362,7 @@ func TestScale(t *testing.T) {
 	var targets []probe.Target
 	for i := 1; i <= answering; i++ {
 		a := FakeAddr(100 + i)
-		if _, err := l.DC.IP("addr", "add", a.String()+"/24", "dev", "veth2"); err != nil {
+		if _, err := l.DC.IP("addr", "replace", a.String()+"/24", "dev", "veth2"); err != nil {
 			t.Fatal(err)
 		}
 		ln, err := l.DC.Listen("tcp", netip.AddrPortFrom(a, 135).String())
