@@ -28,7 +28,14 @@ func loadEstate(c *cli.Context) (*audit.Estate, *ingest.Stats, error) {
 	if len(args) == 0 && len(c.StringSlice("host")) == 0 && len(c.StringSlice("range")) == 0 {
 		return nil, nil, usageError("%s: no input: give inventory files, captures, folders or - (see --help)", c.Command.Name)
 	}
-	est, stats, err := ingest.Load(args, ingest.Options{
+	return loadInputs(c, args, true)
+}
+
+// loadInputs reads inputs with the command's --host, --range, --strict,
+// --quiet and --baseline flags. The summary line is printed when summary
+// is true or there were inputs.
+func loadInputs(c *cli.Context, inputs []string, summary bool) (*audit.Estate, *ingest.Stats, error) {
+	est, stats, err := ingest.Load(inputs, ingest.Options{
 		Stdin:  c.App.Reader,
 		Hosts:  c.StringSlice("host"),
 		Ranges: c.StringSlice("range"),
@@ -45,7 +52,7 @@ func loadEstate(c *cli.Context) (*audit.Estate, *ingest.Stats, error) {
 			fmt.Fprintf(w, "rpcspan: %s: skipped: %s\n", s.Path, s.Reason)
 		}
 	}
-	if !c.Bool("quiet") {
+	if !c.Bool("quiet") && (summary || len(inputs) > 0) {
 		fmt.Fprintf(w, "rpcspan: %s\n", stats.Summary())
 	}
 	if c.Bool("strict") && len(est.Problems) > 0 {

@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rpcspan/rpcspan/audit"
-	"github.com/rpcspan/rpcspan/audit/ingest"
 	"github.com/rpcspan/rpcspan/audit/probe"
 	"github.com/rpcspan/rpcspan/audit/report"
 )
@@ -172,7 +171,7 @@ func runProbe(c *cli.Context) error {
 	}
 	var est *audit.Estate
 	if len(inputs) > 0 || len(c.StringSlice("host")) > 0 || len(c.StringSlice("range")) > 0 {
-		if est, err = loadEstateFrom(c, inputs); err != nil {
+		if est, _, err = loadInputs(c, inputs, false); err != nil {
 			return err
 		}
 		noAddressNote(c, est)
@@ -307,44 +306,6 @@ func noAddressNote(c *cli.Context, est *audit.Estate) {
 			fmt.Fprintf(c.App.ErrWriter, "rpcspan: %s: no address, not probed\n", h.Name)
 		}
 	}
-}
-
-// loadEstateFrom is loadEstate for the given inputs rather than all of the
-// command's arguments ("probe" mixes inputs with addresses and names).
-func loadEstateFrom(c *cli.Context, inputs []string) (*audit.Estate, error) {
-	est, stats, err := ingest.Load(inputs, ingest.Options{
-		Stdin:  c.App.Reader,
-		Hosts:  c.StringSlice("host"),
-		Ranges: c.StringSlice("range"),
-	})
-	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
-	}
-	w := c.App.ErrWriter
-	if !c.Bool("quiet") || c.Bool("strict") {
-		for _, p := range est.SortedProblems() {
-			fmt.Fprintf(w, "rpcspan: %s\n", p.Error())
-		}
-		for _, s := range stats.Skipped {
-			fmt.Fprintf(w, "rpcspan: %s: skipped: %s\n", s.Path, s.Reason)
-		}
-	}
-	if !c.Bool("quiet") && len(inputs) > 0 {
-		fmt.Fprintf(w, "rpcspan: %s\n", stats.Summary())
-	}
-	if c.Bool("strict") && len(est.Problems) > 0 {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%d input %s (--strict)", len(est.Problems), plural(len(est.Problems), "problem", "problems"))}
-	}
-	if b := c.String("baseline"); c.IsSet("baseline") {
-		r, err := audit.ParseRange(b)
-		if err != nil {
-			return nil, usageError("--baseline: %v", err)
-		}
-		for _, k := range audit.Keys {
-			est.Baseline[k] = audit.RangeObs{Key: k, Range: r, Origin: audit.Flagged, Src: audit.Source{Flag: "--baseline " + b}}
-		}
-	}
-	return est, nil
 }
 
 // progress returns a Progress function that keeps one line on standard
