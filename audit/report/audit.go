@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,37 @@ type FlowRule struct {
 	DestHosts    []string `json:"dest_hosts"`
 	Policies     []string `json:"policies"`
 	Flows        int      `json:"flows"`
+	// ExistingRules says what the audited rule bases do with the rule
+	// ("allowed", "partly blocked", ...); "" when none were audited.
+	ExistingRules string `json:"existing_rules,omitempty"`
+}
+
+// SetExistingRules records, for each rule in order, what the audited rule
+// bases do with it (see FlowRule.ExistingRules).
+func (f *Flows) SetExistingRules(status []string) {
+	for i := range f.Rules {
+		if i < len(status) {
+			f.Rules[i].ExistingRules = status[i]
+		}
+	}
+}
+
+// audited reports whether rule bases were audited against the rules.
+func (f *Flows) audited() bool {
+	for _, r := range f.Rules {
+		if r.ExistingRules != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// columns returns the column heads of the rules table.
+func (f *Flows) columns() []string {
+	if f.audited() {
+		return append(slices.Clip(flowColumns), "existing rules")
+	}
+	return flowColumns
 }
 
 // Migration is the pre-migration view: what changes when hosts move to
@@ -221,7 +253,7 @@ func (f *Flows) writeTable(w io.Writer, title string) error {
 		}
 	}
 	if len(f.Rules) > 0 {
-		if err := writeASCIITable(w, flowColumns, f.rows(", ", 8)); err != nil {
+		if err := writeASCIITable(w, f.columns(), f.rows(", ", 8)); err != nil {
 			return err
 		}
 	}
@@ -239,11 +271,16 @@ var flowColumns = []string{"#", "family", "proto", "service", "ports", "sources"
 // count of the rest (max 0 keeps everything).
 func (f *Flows) rows(sep string, max int) [][]string {
 	var rows [][]string
+	audited := f.audited()
 	for i, r := range f.Rules {
-		rows = append(rows, []string{
+		row := []string{
 			strconv.Itoa(i + 1), "IPv" + strconv.Itoa(r.Family), r.Proto, r.Service, strings.Join(r.Ports, sep),
 			cut(r.Sources, sep, max), cut(r.Destinations, sep, max), cut(r.DestHosts, sep, max), strconv.Itoa(r.Flows),
-		})
+		}
+		if audited {
+			row = append(row, r.ExistingRules)
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -316,7 +353,7 @@ func (f *Flows) WriteMarkdown(w io.Writer) error {
 func (f *Flows) markdown(b *strings.Builder, title string) {
 	fmt.Fprintf(b, "%s: %s\n\n", title, markdownEscaper.Replace(f.headline()))
 	if len(f.Rules) > 0 {
-		_ = writeMarkdownTable(b, flowColumns, f.rows(", ", 20))
+		_ = writeMarkdownTable(b, f.columns(), f.rows(", ", 20))
 		b.WriteString("\n")
 	}
 	for _, u := range f.Unmatched {

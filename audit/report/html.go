@@ -33,11 +33,6 @@ type HTMLOptions struct {
 	// drawn as ticks on the map, marked when they lie outside the host's
 	// span. Nil means the estate was not probed.
 	Live map[string][]LivePort
-	// RuleStatus says, for each rule of the audit's flows in the same
-	// order, whether the firewall's existing rules allow it, in a word or
-	// two ("allowed", "partly allowed", "missing"), as the rule-base
-	// evaluation found. Nil leaves the column out.
-	RuleStatus []string
 }
 
 // htmlMaxList is how many items of an address or host list a table cell
@@ -190,7 +185,7 @@ func (a *Audit) htmlPage(opt HTMLOptions) *htmlPage {
 		p.Map = buildMap(opt.Estate, a.Findings, opt.Live, target)
 	}
 	if a.Flows != nil {
-		p.Flows = htmlFlowsOf(a.Flows, opt.RuleStatus)
+		p.Flows = htmlFlowsOf(a.Flows)
 	}
 	p.Migration = htmlMigrationOf(a.Migration)
 	return p
@@ -222,17 +217,15 @@ func groupFindings(fs []audit.Finding) []htmlFinding {
 	return out
 }
 
-func htmlFlowsOf(f *Flows, status []string) htmlFlows {
-	out := htmlFlows{Headline: f.headline(), Unmatched: f.Unmatched, Status: status != nil}
+func htmlFlowsOf(f *Flows) htmlFlows {
+	out := htmlFlows{Headline: f.headline(), Unmatched: f.Unmatched, Status: f.audited()}
 	var text strings.Builder
 	for i, r := range f.Rules {
 		hr := htmlRule{
 			N: i + 1, Family: "IPv" + strconv.Itoa(r.Family), Proto: r.Proto, Service: r.Service, Ports: r.Ports,
 			Sources: cutList(r.Sources), Destinations: cutList(r.Destinations), Hosts: cutList(r.DestHosts), Flows: r.Flows,
 		}
-		if i < len(status) {
-			hr.Status = status[i]
-		}
+		hr.Status = r.ExistingRules
 		out.Rules = append(out.Rules, hr)
 		fmt.Fprintf(&text, "rule %d: IPv%d %s %s, ports %s, %d raw %s", i+1, r.Family, r.Proto, r.Service, strings.Join(r.Ports, ", "),
 			r.Flows, plural(r.Flows, "flow", "flows"))

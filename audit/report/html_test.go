@@ -174,8 +174,9 @@ func TestHTMLEscaping(t *testing.T) {
 	p := &audit.Plan{Rules: []audit.Rule{{Family: 4, Proto: "tcp", Service: "s" + evil, Ports: []audit.PortRange{{First: 135, Last: 135}}, DestHosts: []string{h.Name}, Policies: []string{evil}}},
 		Unmatched: []string{"policy " + evil}}
 	a := NewAudit(fs, "error", audit.Error, false, 1, 1, p, nil)
+	a.Flows.SetExistingRules([]string{"st" + evil})
 	page := renderHTML(t, a, HTMLOptions{Estate: est, Title: "T" + evil, Inputs: []string{"in" + evil}, EmitTarget: "t" + evil,
-		Rules: "</pre>" + evil, RuleStatus: []string{"st" + evil}})
+		Rules: "</pre>" + evil})
 	for _, bad := range []string{"<script>alert", "<img", "</pre><"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page contains %q unescaped", bad)
@@ -405,7 +406,8 @@ func TestHTMLRuleStatus(t *testing.T) {
 		{Family: 4, Proto: "tcp", Service: "rpc", Ports: []audit.PortRange{audit.DefaultRange}, Flows: 1},
 	}}
 	a := NewAudit(nil, "error", audit.Error, false, 0, 0, p, nil)
-	page := renderHTML(t, a, HTMLOptions{RuleStatus: []string{"allowed", "missing"}})
+	a.Flows.SetExistingRules([]string{"allowed", "missing"})
+	page := renderHTML(t, a, HTMLOptions{})
 	for _, want := range []string{"<th scope=\"col\">existing rules</th>", "<td class=\"num\">1<td>allowed\n", "<td class=\"num\">1<td>missing\n", ", missing\n  from:"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

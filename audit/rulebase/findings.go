@@ -41,10 +41,59 @@ type entry struct {
 // Findings evaluates every rule of plan against the rule bases and
 // returns a rule-gap finding per destination host and protocol with
 // blocked parts and a rule-unknown finding per destination host and
-// protocol with unknown parts, sorted. Host rule bases (Base.Host set)
-// apply only to flows to that host; a destination no rule base applies to
-// is not evaluated.
+// protocol with unknown parts, and the rule-overbroad and rule-stale
+// findings, sorted. Host rule bases (Base.Host set) apply only to flows to
+// that host; a destination no rule base applies to is not evaluated.
 func Findings(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) []audit.Finding {
+	return Audit(est, plan, bases, opt).Findings
+}
+
+// Result is what the rule bases do with a plan.
+type Result struct {
+	Findings []audit.Finding // sorted
+	// Status says for each rule of the plan, in its order, what the rule
+	// bases do with it: one of the Status* words.
+	Status []string
+}
+
+// The words of Result.Status.
+const (
+	StatusAllowed      = "allowed"
+	StatusBlocked      = "blocked"
+	StatusPartBlocked  = "partly blocked"
+	StatusUnknown      = "unknown"
+	StatusPartUnknown  = "partly unknown"
+	StatusNotEvaluated = "not evaluated" // no rule base covers its destinations
+	StatusNotModelled  = "not modelled"  // not TCP or UDP
+)
+
+// status words what happened to a plan rule: outcomes holds 1<<Outcome
+// for every part; partial is set when some destinations had no rule base.
+func status(outcomes uint8, partial bool) string {
+	var s string
+	switch {
+	case outcomes == 0:
+		return StatusNotEvaluated
+	case outcomes == 1<<Allowed:
+		s = StatusAllowed
+	case outcomes&(1<<Blocked) != 0 && outcomes&^(1<<Blocked) == 0:
+		s = StatusBlocked
+	case outcomes&(1<<Blocked) != 0:
+		s = StatusPartBlocked
+	case outcomes == 1<<Unknown:
+		s = StatusUnknown
+	default:
+		s = StatusPartUnknown
+	}
+	if partial {
+		s += " (some destinations not evaluated)"
+	}
+	return s
+}
+
+// Audit evaluates every rule of plan against the rule bases as Findings
+// does, and says for each plan rule what they do with it.
+func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Result {
 	hook := opt.Hook
 	if hook == "" {
 		hook = "forward"
@@ -86,12 +135,16 @@ func Findings(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) [
 	}
 	found := map[key][]entry{}
 	var keys []key
+	res := Result{Status: make([]string, len(plan.Rules))}
 	for i := range plan.Rules {
 		r := &plan.Rules[i]
 		proto := protoOf(r.Proto)
 		if proto == 0 {
+			res.Status[i] = StatusNotModelled
 			continue
 		}
+		var outcomes uint8
+		partial := false
 		dst := NewAddrSet(r.Destinations...)
 		src := NewAddrSet(r.Sources...)
 		ports := NewPortSet(r.Ports...)
@@ -114,11 +167,16 @@ func Findings(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) [
 		}
 		groups = append(groups, group{rest, network})
 		for _, g := range groups {
-			if g.dst.Empty() || len(g.bases) == 0 {
+			if g.dst.Empty() {
+				continue
+			}
+			if len(g.bases) == 0 {
+				partial = true
 				continue
 			}
 			parts := Evaluate(g.bases, hook, Flow{r.Family, proto, src, g.dst, ports})
 			for _, p := range parts {
+				outcomes |= 1 << p.Outcome
 				if p.Outcome == Allowed {
 					continue
 				}
@@ -135,14 +193,15 @@ func Findings(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) [
 				}
 			}
 		}
+		res.Status[i] = status(outcomes, partial && outcomes != 0)
 	}
-	var out []audit.Finding
+	j := newJoiner()
 	for _, k := range keys {
-		out = append(out, finding(k.id, k.host, k.proto, found[k]))
+		res.Findings = append(res.Findings, j.finding(k.id, k.host, k.proto, found[k]))
 	}
-	out = append(out, ruleFindings(est, plan, bases)...)
-	audit.SortFindings(out)
-	return out
+	res.Findings = append(res.Findings, ruleFindings(est, plan, bases)...)
+	audit.SortFindings(res.Findings)
+	return res
 }
 
 // hostsIn returns the hosts with an address in s, sorted, each once.
@@ -160,7 +219,7 @@ func hostsIn(index []hostAddr, s *AddrSet) []string {
 
 // finding builds the finding of one host and protocol from its entries:
 // entries with the same ports and deciding rule join their sources.
-func finding(id, host, proto string, es []entry) audit.Finding {
+func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 	// Entries mostly share their source sets (a plan rule's sources), and
 	// an AddrSet is already sorted and merged: sets are only joined when
 	// they differ, which keeps 100,000-host estates fast.
@@ -190,8 +249,7 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 	}
 	type item struct {
 		family  int
-		sources []netip.Prefix // the first maxDetailSources
-		total   int            // address ranges in all
+		sources *joined
 		ports   string
 		base    string
 		by      Pos
@@ -199,23 +257,22 @@ func finding(id, host, proto string, es []entry) audit.Finding {
 	}
 	items := make([]item, 0, len(order))
 	for _, a := range order {
-		ps, total := firstPrefixes(joinSets(a.srcs))
-		items = append(items, item{a.e.family, ps, total, a.e.ports.String(), a.e.base, a.e.by, a.e.rule})
+		items = append(items, item{a.e.family, j.join(a.srcs), a.e.ports.String(), a.e.base, a.e.by, a.e.rule})
 	}
 	slices.SortFunc(items, func(x, y item) int {
 		return cmp.Or(cmp.Compare(x.family, y.family), strings.Compare(x.ports, y.ports),
 			strings.Compare(x.base, y.base), strings.Compare(x.by.String(), y.by.String()),
-			strings.Compare(x.rule, y.rule), slices.CompareFunc(x.sources, y.sources, netip.Prefix.Compare))
+			strings.Compare(x.rule, y.rule), slices.CompareFunc(x.sources.prefixes, y.sources.prefixes, netip.Prefix.Compare))
 	})
-	srcPrefixes, srcTotal := firstPrefixes(joinSets(allSrcs))
-	sources := prefixStrings(srcPrefixes)
+	all := j.join(allSrcs)
+	sources, srcTotal := all.strings, all.total
 	var decided []map[string]any
 	var where []string
 	for _, it := range items {
 		decided = append(decided, map[string]any{
 			"family":        it.family,
-			"sources":       prefixStrings(it.sources),
-			"source_ranges": it.total,
+			"sources":       it.sources.strings,
+			"source_ranges": it.sources.total,
 			"ports":         it.ports,
 			"rule_base":     it.base,
 			"rule":          it.by.String(),
@@ -282,6 +339,47 @@ func firstPrefixes(rs []netipx.IPRange) ([]netip.Prefix, int) {
 		out = out[:maxDetailSources]
 	}
 	return out, len(rs)
+}
+
+// joined is the union of some source sets as a finding shows it.
+type joined struct {
+	prefixes []netip.Prefix // the first maxDetailSources
+	strings  []string       // prefixes as text; shared, never changed
+	total    int            // address ranges in all
+}
+
+// joiner joins source sets for findings, once per distinct combination:
+// at 100,000 hosts, thousands of findings share the few source sets of
+// the plan's rules, and each join of scattered sets is costly.
+type joiner struct {
+	ids  map[*AddrSet]int
+	memo map[string]*joined
+}
+
+func newJoiner() *joiner {
+	return &joiner{ids: map[*AddrSet]int{}, memo: map[string]*joined{}}
+}
+
+// join returns the union of sets, whatever their order.
+func (j *joiner) join(sets []*AddrSet) *joined {
+	ids := make([]int, len(sets))
+	for i, s := range sets {
+		id, ok := j.ids[s]
+		if !ok {
+			id = len(j.ids)
+			j.ids[s] = id
+		}
+		ids[i] = id
+	}
+	slices.Sort(ids)
+	key := fmt.Sprint(ids)
+	if r, ok := j.memo[key]; ok {
+		return r
+	}
+	ps, total := firstPrefixes(joinSets(sets))
+	r := &joined{ps, prefixStrings(ps), total}
+	j.memo[key] = r
+	return r
 }
 
 // joinSets returns the sorted, merged ranges of the union of sets.

@@ -56,6 +56,7 @@ func ruleFindings(est *audit.Estate, plan *audit.Plan, bases []*Base) []audit.Fi
 			needs = append(needs, need{r.Family, p, NewAddrSet(r.Sources...), NewAddrSet(r.Destinations...), NewPortSet(r.Ports...)})
 		}
 	}
+	idx := newNeedIndex(needs)
 	spans := knownSpans(est)
 	var out []audit.Finding
 	seen := map[string]bool{}
@@ -74,7 +75,7 @@ func ruleFindings(est *audit.Estate, plan *audit.Plan, bases []*Base) []audit.Fi
 					if sc.proto&p == 0 {
 						continue
 					}
-					for _, f := range checkRule(b, r, sc, p, needs, spans) {
+					for _, f := range checkRule(b, r, sc, p, needs, idx, spans) {
 						// A chain reached by several jumps is checked
 						// once per path; its rule is reported once.
 						if k := f.ID + "\x00" + f.Message; !seen[k] {
@@ -163,13 +164,14 @@ func walkAccepts(b *Base, c *Chain, sc scope, depth int, f func(*Rule, scope)) {
 
 // checkRule returns the findings of accept rule r of b for protocol p,
 // as seen in scope sc.
-func checkRule(b *Base, r *Rule, sc scope, p Proto, needs []need, spans *PortSet) []audit.Finding {
+func checkRule(b *Base, r *Rule, sc scope, p Proto, needs []need, idx *needIndex, spans *PortSet) []audit.Finding {
 	ports := sc.ports
 	if ports == nil {
 		ports = allPorts
 	}
 	used := &PortSet{}
-	for _, n := range needs {
+	for _, i := range idx.candidates(sc.dst, len(needs)) {
+		n := needs[i]
 		if n.proto != p || (sc.fam != 0 && sc.fam != n.family) || !overlaps(sc.src, n.src) || !overlaps(sc.dst, n.dst) {
 			continue
 		}

@@ -101,6 +101,7 @@ func runAudit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var ruleStatus []string // per plan rule, when rule bases were audited
 	if files := c.StringSlice("rules"); len(files) > 0 || len(hostBases) > 0 {
 		hook, err := hookOption(c)
 		if err != nil {
@@ -111,14 +112,17 @@ func runAudit(c *cli.Context) error {
 			return &exitError{code: exitUsage, err: err}
 		}
 		bases = append(bases, hostBases...)
-		findings = append(findings, rulebase.Findings(est, plan, bases, rulebase.Options{Hook: string(hook)})...)
+		res := rulebase.Audit(est, plan, bases, rulebase.Options{Hook: string(hook)})
+		findings = append(findings, res.Findings...)
 		audit.SortFindings(findings)
+		ruleStatus = res.Status
 	}
 	var m *audit.Migration
 	if migrate {
 		m = audit.Migrate(est, target)
 	}
 	rep := report.NewAudit(findings, failOn, threshold, never, est.Len(), stats.Files, plan, m)
+	rep.Flows.SetExistingRules(ruleStatus)
 	opt := report.HTMLOptions{Estate: est, Inputs: c.Args().Slice(), Live: live}
 	if em != nil {
 		in := &emit.Input{Plan: plan, Estate: est, Inputs: c.Args().Slice()}

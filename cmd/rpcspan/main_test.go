@@ -168,6 +168,8 @@ func TestGolden(t *testing.T) {
 		{"audit.html", []string{"audit", "-q", "--fail-on", "never", "-o", "html", "--target-range", "49152-65535", "--emit-target", "nftables", "../../testdata/example"}},
 		{"audit-flags.txt", []string{"audit", "-q", "--fail-on", "never", "--color", "always", "--host", "LEG01=10.9.0.5", "--range", "LEG01:tcp=1025-5000", "--host", "DC01=10.1.0.10", "--range", "DC01:tcp=49152-65535"}},
 		{"badvalues.json", []string{"inventory", "-q", "-o", "json", "testdata/badvalues.yaml"}},
+		{"audit-rules.txt", []string{"audit", "-q", "--fail-on", "never", "--color", "never", "--rules", "testdata/only135.rules", "../../testdata/example"}},
+		{"audit-rules.json", []string{"audit", "-q", "--fail-on", "never", "-o", "json", "--rules", "testdata/only135.rules", "../../testdata/example"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
