@@ -19,11 +19,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpcspan/rpcspan/audit"
-	"github.com/rpcspan/rpcspan/emit/internal/netnstest"
+	"github.com/rpcspan/rpcspan/audit/netnstest"
 )
 
 // The kernel tests load the Linux outputs with the real tools into private
-// network namespaces (emit/internal/netnstest) and then open real TCP
+// network namespaces (audit/netnstest) and then open real TCP
 // connections through them. Run them as root:
 //
 //	go test ./emit -run Kernel -v

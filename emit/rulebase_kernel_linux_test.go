@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/rpcspan/rpcspan/audit"
+	"github.com/rpcspan/rpcspan/audit/netnstest"
 	"github.com/rpcspan/rpcspan/audit/rulebase"
-	"github.com/rpcspan/rpcspan/emit/internal/netnstest"
 )
 
 // TestKernelRulebaseRandom checks the rule base reader and evaluator

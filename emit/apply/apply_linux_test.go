@@ -15,8 +15,8 @@ import (
 
 	"github.com/rpcspan/rpcspan/audit"
 	"github.com/rpcspan/rpcspan/audit/ingest"
+	"github.com/rpcspan/rpcspan/audit/netnstest"
 	"github.com/rpcspan/rpcspan/emit"
-	"github.com/rpcspan/rpcspan/emit/internal/netnstest"
 )
 
 // The span the lab's server uses; 50101 lies outside it and is no RPC

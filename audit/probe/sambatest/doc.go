@@ -3,21 +3,17 @@
 // 135 hands out ncacn_ip_tcp endpoints from "rpc server dynamic port
 // range" exactly as a Windows server does.
 //
-// Everything happens in network namespaces the tests create (Lab): the
-// DC's ("dc", 10.250.0.1 on veth0) and the client's ("client",
-// 10.250.0.2), joined by a veth pair; a second pair (10.250.1.0/24) carries
-// fake endpoint mappers, so that they never clash with Samba's listeners;
-// and a third (10.250.2.0/30) is where the client namespace routes the
-// TEST-NET blocks (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and
-// 198.18.0.0/15: the DC namespace does not forward, so it drops those
-// packets without an answer, and they play hosts that never answer. Nothing is added to, or sent from, the namespace the tests
-// run in.
-//
-// The test process dials and listens inside a namespace without leaving
-// its own: a goroutine locks its OS thread, setns(2)es the thread into the
-// namespace and opens the socket there (a socket stays in the namespace it
-// was made in), then ends without unlocking, so that the Go runtime
-// discards the thread instead of reusing it elsewhere.
+// Everything happens in network namespaces the tests create (Lab, built
+// on audit/netnstest): the DC's ("dc", 10.250.0.1 on veth0) and the
+// client's ("client", 10.250.0.2), joined by a veth pair; a second pair
+// (10.250.1.0/24) carries fake endpoint mappers, so that they never clash
+// with Samba's listeners; and a third (10.250.2.0/30) is where the client
+// namespace routes the TEST-NET blocks (192.0.2.0/24, 198.51.100.0/24,
+// 203.0.113.0/24) and 198.18.0.0/15: the DC namespace does not forward,
+// so it drops those packets without an answer, and they play hosts that
+// never answer. Nothing is added to, or sent from, the namespace the
+// tests run in; the probe dials from the client namespace through
+// netnstest.Namespace.DialContext.
 //
 // DC provisions a throwaway domain (samba-tool domain provision, 4-17 s)
 // into a temporary folder once and restarts samba with another
@@ -25,7 +21,8 @@
 // with (SIGTERM, then its process group is waited for), and Close removes
 // the namespaces.
 //
-// Require skips a test when the process is not root or Samba is missing,
-// and fails it instead when RPCSPAN_REQUIRE_INTEGRATION is set, as CI
-// does; .ci/install-samba.sh installs what is needed.
+// Available says why the harness cannot run here (not root, Samba
+// missing); the tests pass the reason to netnstest.Skip, which skips, or
+// fails instead when RPCSPAN_REQUIRE_INTEGRATION is set, as CI does.
+// .ci/install-samba.sh installs what is needed.
 package sambatest

@@ -68,7 +68,9 @@ func Provision(lab *Lab, dir string) (*DC, error) {
 		opt("ntp signd socket directory = " + filepath.Join(dir, "run", "ntp_signd")),
 		opt("log file = " + filepath.Join(dir, "log", "log.%m")), opt("dns update command = /bin/true"),
 	}
-	if out, err := run("samba-tool", args...); err != nil {
+	// Inside the DC namespace, where the address and interfaces it is
+	// told about exist; it talks to no one.
+	if out, err := lab.DC.Exec("samba-tool", args...); err != nil {
 		return nil, fmt.Errorf("samba-tool domain provision: %v: %s", err, tail(out))
 	}
 	d.Provisioned = time.Since(start)
@@ -130,7 +132,7 @@ func (d *DC) Run(c Config) error {
 	}
 	defer logf.Close()
 	start := time.Now()
-	cmd := exec.Command("ip", "netns", "exec", d.Lab.DC.Name, "samba", "-F", "-s", d.confPath(), "--debug-stdout", "-d1")
+	cmd := d.Lab.DC.Command(context.Background(), "samba", "-F", "-s", d.confPath(), "--debug-stdout", "-d1")
 	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+filepath.Join(d.Dir, "private", "krb5.conf"))
 	// Its own process group: samba's children are waited for and, if
 	// need be, killed by group. "ip netns exec" execs samba in place, so

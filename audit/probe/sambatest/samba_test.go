@@ -5,6 +5,7 @@ package sambatest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rpcspan/rpcspan/audit"
+	"github.com/rpcspan/rpcspan/audit/netnstest"
 	"github.com/rpcspan/rpcspan/audit/probe"
 	"github.com/rpcspan/rpcspan/audit/probe/epmtest"
 )
@@ -70,11 +72,14 @@ const fakes = 24
 func lab(t *testing.T) *Lab {
 	t.Helper()
 	if reason := Available(); reason != "" {
-		Skip(t, reason)
+		netnstest.Skip(t, reason)
 	}
 	shared.once.Do(func() {
 		shared.lab, shared.err = NewLab("rpcspan-smb", fakes)
 	})
+	if errors.Is(shared.err, netnstest.ErrNoNamespaces) {
+		netnstest.Skip(t, shared.err.Error())
+	}
 	if shared.err != nil {
 		t.Fatalf("building the lab: %v", shared.err)
 	}
@@ -470,7 +475,7 @@ func TestCLI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			help, _ := exec.Command(bin, tt.args[0], "--help").CombinedOutput()
 			if !strings.Contains(string(help), tt.flag) {
-				Skip(t, fmt.Sprintf("rpcspan %s has no %s yet (cmd/rpcspan/app.go and audit.go must wire cmd/rpcspan/probe.go)", tt.args[0], tt.flag))
+				netnstest.Skip(t, fmt.Sprintf("rpcspan %s has no %s yet (cmd/rpcspan/app.go and audit.go must wire cmd/rpcspan/probe.go)", tt.args[0], tt.flag))
 			}
 			var stdout, stderr strings.Builder
 			cmd := l.Client.Command(context.Background(), bin, tt.args...)
