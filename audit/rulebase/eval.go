@@ -50,6 +50,9 @@ type Part struct {
 	Base string
 	By   Pos
 	Rule string
+	// Why lists, for an unknown part, the matches of the rule named that
+	// the model does not evaluate.
+	Why []string
 }
 
 // box is a part under evaluation. maybe holds, as bits 1<<Outcome, what a
@@ -148,7 +151,7 @@ func EvaluateBase(b *Base, hook string, f Flow) []Part {
 	for _, d := range out {
 		p := Part{Src: d.src, Dst: d.dst, Ports: d.ports, Outcome: d.out, Base: b.Name, By: d.by, Rule: d.text}
 		if d.maybe&^(1<<d.out) != 0 {
-			p.Outcome, p.By, p.Rule = Unknown, d.taint.Pos, d.taint.Text
+			p.Outcome, p.By, p.Rule, p.Why = Unknown, d.taint.Pos, d.taint.Text, d.taint.Unknown
 		}
 		if p.Outcome == Allowed && p.Rule == "" {
 			p.Base = ""

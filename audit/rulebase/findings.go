@@ -36,6 +36,7 @@ type entry struct {
 	base   string
 	by     Pos
 	rule   string
+	why    []string
 }
 
 // Findings evaluates every rule of plan against the rule bases and
@@ -189,7 +190,7 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 					if _, ok := found[k]; !ok {
 						keys = append(keys, k)
 					}
-					found[k] = append(found[k], entry{r.Family, p.Src, p.Ports, p.Base, p.By, p.Rule})
+					found[k] = append(found[k], entry{r.Family, p.Src, p.Ports, p.Base, p.By, p.Rule, p.Why})
 				}
 			}
 		}
@@ -254,10 +255,11 @@ func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 		base    string
 		by      Pos
 		rule    string
+		why     []string
 	}
 	items := make([]item, 0, len(order))
 	for _, a := range order {
-		items = append(items, item{a.e.family, j.join(a.srcs), a.e.ports.String(), a.e.base, a.e.by, a.e.rule})
+		items = append(items, item{a.e.family, j.join(a.srcs), a.e.ports.String(), a.e.base, a.e.by, a.e.rule, a.e.why})
 	}
 	slices.SortFunc(items, func(x, y item) int {
 		return cmp.Or(cmp.Compare(x.family, y.family), strings.Compare(x.ports, y.ports),
@@ -267,9 +269,9 @@ func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 	all := j.join(allSrcs)
 	sources, srcTotal := all.strings, all.total
 	var decided []map[string]any
-	var where []string
+	var where []whereGroup
 	for _, it := range items {
-		decided = append(decided, map[string]any{
+		d := map[string]any{
 			"family":        it.family,
 			"sources":       it.sources.strings,
 			"source_ranges": it.sources.total,
@@ -277,15 +279,26 @@ func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 			"rule_base":     it.base,
 			"rule":          it.by.String(),
 			"rule_text":     it.rule,
-		})
-		w := it.by.String()
-		if w == "" {
+		}
+		if len(it.why) > 0 {
+			d["not_evaluated"] = it.why
+		}
+		decided = append(decided, d)
+		w, why := it.by.String(), strings.Join(it.why, "; ")
+		switch {
+		case w == "":
 			w = it.base
-		} else if strings.HasPrefix(it.rule, "policy ") {
+		case strings.HasPrefix(it.rule, "policy "):
 			w += " (" + it.rule + ")"
 		}
-		if !slices.Contains(where, w) {
-			where = append(where, w)
+		// Rules unknown for the same reason share it: "a:2, a:17 (why)".
+		g := slices.IndexFunc(where, func(x whereGroup) bool { return x.why == why })
+		if g < 0 {
+			where = append(where, whereGroup{why: why})
+			g = len(where) - 1
+		}
+		if !slices.Contains(where[g].rules, w) {
+			where[g].rules = append(where[g].rules, w)
 		}
 	}
 	f := audit.Finding{ID: id, Host: host, Detail: map[string]any{
@@ -302,12 +315,32 @@ func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 	}
 	if id == IDRuleGap {
 		f.Severity = audit.Error
-		f.Message = fmt.Sprintf("%s: required %s %s from %s blocked by %s", host, proto, allPorts, srcText, strings.Join(where, ", "))
+		f.Message = fmt.Sprintf("%s: required %s %s from %s blocked by %s", host, proto, allPorts, srcText, whereText(where))
 	} else {
 		f.Severity = audit.Warning
-		f.Message = fmt.Sprintf("%s: whether %s %s from %s is allowed depends on matches not evaluated (%s)", host, proto, allPorts, srcText, strings.Join(where, ", "))
+		f.Message = fmt.Sprintf("%s: whether %s %s from %s is allowed depends on matches not evaluated (%s)", host, proto, allPorts, srcText, whereText(where))
 	}
 	return f
+}
+
+// whereGroup is the rules that decided parts of a finding for one reason
+// (the unmodelled matches, "" for a gap).
+type whereGroup struct {
+	why   string
+	rules []string
+}
+
+// whereText words the groups for a message.
+func whereText(gs []whereGroup) string {
+	var parts []string
+	for _, g := range gs {
+		t := strings.Join(g.rules, ", ")
+		if g.why != "" {
+			t += " (" + g.why + ")"
+		}
+		parts = append(parts, t)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // prefixStrings returns the prefixes as strings.

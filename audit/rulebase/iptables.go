@@ -80,7 +80,9 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 		case strings.HasPrefix(text, ":") && table != "":
 			f := strings.Fields(text[1:])
 			if len(f) < 2 {
-				return nil, fmt.Errorf("%s:%d: chain %q: want \":NAME POLICY\"", name, line, text)
+				// Rules of the chain are unreadable in turn: not declared.
+				b.problem(Pos{name, line}, "chain %q: want \":NAME POLICY\"", text)
+				continue
 			}
 			c := &Chain{Pos: Pos{name, line}, Name: f[0]}
 			if f[1] != "-" {
@@ -99,20 +101,31 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 				_, after, _ := strings.Cut(text, "]")
 				text = strings.TrimSpace(after)
 			}
+			pos := Pos{name, line}
 			toks, err := iptTokens(text)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-			}
-			if len(toks) < 2 || toks[0] != "-A" {
-				return nil, fmt.Errorf("%s:%d: rule %q: want \"-A CHAIN ...\"", name, line, text)
+			if err != nil || len(toks) < 2 || toks[0] != "-A" {
+				why := "want \"-A CHAIN ...\""
+				if err != nil {
+					why = err.Error()
+				}
+				// iptables-restore would refuse the file; say so, and keep
+				// the rule as unknown where its chain is plain to see.
+				b.problem(pos, "rule %q: %s", text, why)
+				if f := strings.Fields(text); len(f) > 1 && f[0] == "-A" && byName[f[1]] != nil {
+					byName[f[1]].Rules = append(byName[f[1]].Rules, unreadable(pos, text, why))
+				}
+				continue
 			}
 			c := byName[toks[1]]
 			if c == nil {
-				return nil, fmt.Errorf("%s:%d: rule %q: chain %q not declared", name, line, text, toks[1])
+				// Reached only by a jump, which then becomes unknown.
+				b.problem(pos, "rule %q: chain %q not declared", text, toks[1])
+				continue
 			}
 			r, f6, err := iptRule(toks[2:])
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: rule %q: %w", name, line, text, err)
+				b.problem(pos, "rule %q: %v", text, err)
+				r = unreadable(pos, text, err.Error())
 			}
 			if f6 && tfam == 0 {
 				tfam = 6
@@ -120,6 +133,14 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 			r.Pos, r.Text = Pos{name, line}, text
 			c.Rules = append(c.Rules, r)
 			pending = append(pending, r)
+		case table == "filter" && strings.HasPrefix(text, "-"):
+			// iptables-save writes -A only; a hand-written -I goes first.
+			pos := Pos{name, line}
+			b.problem(pos, "%q: not read (iptables-save writes \"-A CHAIN ...\" only)", text)
+			if f := strings.Fields(text); len(f) > 1 && f[0] == "-I" && byName[f[1]] != nil {
+				c := byName[f[1]]
+				c.Rules = append([]*Rule{unreadable(pos, text, "-I is not read")}, c.Rules...)
+			}
 		default:
 			// A shell prompt or other text between dumps.
 			if strings.Contains(text, "ip6tables-save") {

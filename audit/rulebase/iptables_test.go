@@ -115,17 +115,33 @@ func TestIptablesIPv6AndFamilies(t *testing.T) {
 	}
 }
 
-func TestIptablesErrors(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"*filter\n:FORWARD DROP [0:0]\n-A NOPE -j ACCEPT\n", `r:3: rule "-A NOPE -j ACCEPT": chain "NOPE" not declared`},
-		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp --dport x -j ACCEPT\n", `r:3: rule "-A FORWARD -p tcp --dport x -j ACCEPT": port "x": not a port number`},
-		{"*filter\n:FORWARD\n", `r:2: chain ":FORWARD": want ":NAME POLICY"`},
-		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m comment --comment \"x\n", `r:3: unterminated quote in "-A FORWARD -m comment --comment \"x"`},
+// TestIptablesProblems: a line that can't be read is a problem naming file
+// and line, the rest is read, and a rule that stood in a chain decides its
+// part of a flow as unknown (the flow 10.0.0.1 -> 10.0.0.2 tcp 135).
+func TestIptablesProblems(t *testing.T) {
+	tests := []struct{ in, want, verdict string }{
+		{"*filter\n:FORWARD DROP [0:0]\n-A NOPE -j ACCEPT\n", `r:3: rule "-A NOPE -j ACCEPT": chain "NOPE" not declared`, "blocked"},
+		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp --dport x -j ACCEPT\n", `r:3: rule "-A FORWARD -p tcp --dport x -j ACCEPT": port "x": not a port number`, "unknown"},
+		{"*filter\n:FORWARD\n", `r:2: chain ":FORWARD": want ":NAME POLICY"`, ""},
+		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m comment --comment \"x\n", `r:3: rule "-A FORWARD -m comment --comment \"x": unterminated quote in "-A FORWARD -m comment --comment \"x"`, "unknown"},
+		{"*filter\n:FORWARD DROP [0:0]\n-A\n", `r:3: "-A": not read (iptables-save writes "-A CHAIN ..." only)`, "blocked"},
+		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp -j ACCEPT\n-I FORWARD -p tcp -j DROP\n", `r:4: "-I FORWARD -p tcp -j DROP": not read (iptables-save writes "-A CHAIN ..." only)`, "unknown"},
+		{"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp --dport 135 -j ACCEPT\n-A FORWARD -p tcp --dport 1:2:3 -j DROP\n", `r:4: rule "-A FORWARD -p tcp --dport 1:2:3 -j DROP": port "2:3": not a port number`, "allowed"},
 	}
 	for _, tt := range tests {
-		_, err := ParseIptablesSave(strings.NewReader(tt.in), "r")
-		if err == nil || err.Error() != tt.want {
-			t.Errorf("ParseIptablesSave(%q) error = %v, want %s", tt.in, err, tt.want)
+		b, err := ParseIptablesSave(strings.NewReader(tt.in), "r")
+		if err != nil {
+			t.Fatalf("ParseIptablesSave(%q): %v", tt.in, err)
+		}
+		if len(b.Problems) != 1 || b.Problems[0] != tt.want {
+			t.Errorf("ParseIptablesSave(%q) problems = %q, want %s", tt.in, b.Problems, tt.want)
+		}
+		if tt.verdict == "" {
+			continue
+		}
+		parts := EvaluateBase(b, "forward", flow(t, "tcp 10.0.0.1 10.0.0.2 135"))
+		if len(parts) != 1 || parts[0].Outcome.String() != tt.verdict {
+			t.Errorf("ParseIptablesSave(%q): flow is %v, want %s", tt.in, parts, tt.verdict)
 		}
 	}
 }

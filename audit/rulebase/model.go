@@ -2,6 +2,7 @@ package rulebase
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 )
@@ -121,6 +122,11 @@ type Base struct {
 	// of a hook must accept.
 	Final  bool
 	Chains []*Chain
+	// Problems are the lines that could not be read, "FILE:LINE: why",
+	// in file order. Each unreadable rule stays in its chain as a rule
+	// that matches anything with an unknown verdict, so that what it may
+	// decide is reported as unknown, never as allowed or blocked.
+	Problems []string
 
 	byName map[string]*Chain
 	index  map[indexKey]*ruleIndex // built on first use, see index.go
@@ -164,3 +170,14 @@ func (b *Base) chain(table, name string) *Chain {
 }
 
 func c2key(table, name string) string { return table + "\x00" + name }
+
+// problem records a line that could not be read.
+func (b *Base) problem(pos Pos, format string, args ...any) {
+	b.Problems = append(b.Problems, pos.String()+": "+fmt.Sprintf(format, args...))
+}
+
+// unreadable returns the stand-in for a rule that could not be read: it
+// matches every packet and its verdict is unknown.
+func unreadable(pos Pos, text, why string) *Rule {
+	return &Rule{Pos: pos, Text: text, Proto: AnyProto, Unknown: []string{"unreadable rule: " + why}, Verdict: Opaque}
+}

@@ -81,13 +81,32 @@ func ParseNft(r io.Reader, name string) (*Base, error) {
 		stmt.Reset()
 		open = 0
 		if err := p.statement(s, start); err != nil {
-			return nil, err
+			// nft -f would refuse the file; say where, and go on.
+			p.b.Problems = append(p.b.Problems, err.Error())
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
+	if stmt.Len() > 0 {
+		// An element list left open swallowed the rest of the file.
+		pos := Pos{name, start}
+		p.b.problem(pos, "%q: a \"{\" is never closed", cutText(stmt.String(), 80))
+		if p.chain != nil && p.set == "" {
+			p.chain.Rules = append(p.chain.Rules, unreadable(pos, stmt.String(), "\"{\" never closed"))
+		}
+	} else if p.table != "" {
+		p.b.problem(Pos{name, line}, "table %s %s: a \"}\" is missing at the end", p.family, p.table)
+	}
 	return p.b, nil
+}
+
+// cutText shortens s for a message.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // nftCommentAt returns where a # comment starts outside quotes, or -1.
@@ -224,6 +243,7 @@ func (p *nftParser) statement(s string, line int) error {
 		}
 		if toks[0] == "policy" {
 			if len(toks) < 2 {
+				p.chain.Policy = Opaque
 				return bad("policy without a verdict")
 			}
 			p.chain.Policy = nftVerdictWord(strings.TrimSuffix(toks[1], ";"))

@@ -13,8 +13,8 @@ import (
 // ParseNetshFirewall reads a host's Windows Firewall rules, as printed by
 // `netsh advfirewall firewall show rule name=all [verbose]` (in any display
 // language) or by Get-NetFirewallRule piped to Format-List together with
-// its port and address filters, into a host rule base for host. The input
-// may be UTF-16.
+// its port, address, application and service filters, into a host rule
+// base for host. The input may be UTF-16.
 //
 // Windows semantics: only enabled inbound rules of the active profile
 // count ("domain", "private" or "public"; "" means domain), a block rule
@@ -29,16 +29,31 @@ import (
 // line of dashes and read by position, never by label: after the line of
 // dashes come [Description (verbose only)], Enabled, Direction, Profiles,
 // Grouping, LocalIP, RemoteIP, Protocol, then for TCP and UDP LocalPort
-// and RemotePort, then Edge traversal and (verbose) Program, Service,
+// and RemotePort, then Edge traversal and (verbose) [Program], [Service],
 // InterfaceTypes, Security, Rule source and, when set, remote or local
 // user and computer groups, and last Action. Description is told apart by
 // the values of Enabled and Direction. A value the reader does not know
 // in any language (a yes, a direction, a profile, an action) makes the
 // rule an unknown match rather than a guess; so do LocalSubnet and the
 // other address keywords that depend on the host's network, security
-// (IPsec) requirements and user or computer groups. A Program or Service
-// is not an unknown match: required RPC flows go to whatever process
-// serves them, and the plain listing does not show these fields at all.
+// (IPsec) requirements and user or computer groups.
+//
+// A Program or Service condition is an unknown match too. A rule limited
+// to a program or service admits only traffic to sockets owned by that
+// process; with LocalPort RPC it admits only the dynamic endpoints the
+// endpoint mapper assigned to that program. Whether the whole span passes
+// then depends on which process serves each interface, which a listing
+// cannot tell. netsh prints Program and Service only in the verbose
+// listing and only when set, so they are found by position between Edge
+// traversal and InterfaceTypes, anchored on the Security keyword (or, when
+// that is translated, counted back from Action), and a Program must look
+// like a path. A service of any (netsh's service=any, the service filter's
+// "*") limits the rule to services and is a condition as well; Any in
+// PowerShell's filters is none. The plain listing shows neither field, so
+// every rule read from it carries an unknown match that names the verbose
+// command, and a rule of a Get-NetFirewallRule capture without its
+// application and service filter blocks carries one that names the
+// PowerShell pipeline. Reports show these matches in the rule's text.
 func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string) []audit.PortRange, profile string) (*Base, error) {
 	profile = strings.ToLower(profile)
 	if profile == "" {
@@ -91,7 +106,18 @@ type fwRule struct {
 	unknown                               []string // matches found unmodelled while reading
 	psStyle                               bool     // Get-NetFirewallRule: RPCEPMap, braces
 	haveEnabled, haveDirection, haveProto bool
+	// haveApp and haveService are set when a Get-NetFirewallRule capture
+	// has the rule's application or service filter block.
+	haveApp, haveService bool
 }
+
+// The texts of the unknown match of a rule whose capture does not show
+// its program and service conditions, saying how to capture them.
+const (
+	netshNotShown = "program and service not shown (capture with: netsh advfirewall firewall show rule name=all verbose)"
+	psPipeline    = "Get-NetFirewallRule | ForEach-Object { $_; $_ | Get-NetFirewallPortFilter; $_ | Get-NetFirewallAddressFilter; " +
+		"$_ | Get-NetFirewallApplicationFilter; $_ | Get-NetFirewallServiceFilter } | Format-List"
+)
 
 // field is one "label: value" line.
 type field struct {
@@ -171,41 +197,151 @@ func (w *fwRule) fromNetsh(fs []field) {
 	w.localIP, w.remoteIP, w.proto = at(4), at(5), at(6)
 	w.haveEnabled, w.haveDirection, w.haveProto = true, true, true
 	w.action = fs[len(fs)-1].value
+	// rest runs from the field after Protocol to the one before Action:
+	// [LocalPort, RemotePort,] Edge traversal, then the verbose fields.
 	rest := fs[off+7 : len(fs)-1]
+	edge := 0
 	if p := protoWord(w.proto); p == TCP || p == UDP {
 		if len(rest) < 2 {
 			w.unknown = append(w.unknown, "no local port")
 			return
 		}
 		w.localPort = rest[0].value
-		rest = rest[1:]
+		edge = 2
 	}
-	for _, f := range rest {
+	if len(rest) <= edge {
+		w.unknown = append(w.unknown, "no edge traversal field")
+		return
+	}
+	w.verbose(rest[edge+1:])
+}
+
+// securityWords are the values of the verbose Security field, which netsh
+// prints as its untranslated keywords.
+var securityWords = set("NotRequired", "Authenticate", "AuthEnc", "AuthDynEnc", "AuthNoEncap",
+	"AuthenticateWithEncryption", "AuthenticateWithIntegrity")
+
+// verbose reads the fields between Edge traversal and Action: none in the
+// plain listing; in the verbose one [Program], [Service], InterfaceTypes,
+// Security, Rule source and any user or computer groups. Program and
+// Service are printed only when set, so their number k comes from the
+// position of Security (k+1) or, when no Security keyword is found, from
+// the count of the fields that follow them.
+func (w *fwRule) verbose(tail []field) {
+	if len(tail) == 0 {
+		w.unknown = append(w.unknown, netshNotShown)
+		return
+	}
+	k := -1
+	for i, f := range tail {
+		if securityWords[strings.ToLower(f.value)] {
+			k = i - 1
+			break
+		}
+	}
+	if k < 0 {
+		groups := 0
+		for i := len(tail) - 1; i >= 0 && isGroup(tail[i].value); i-- {
+			groups++
+		}
+		k = len(tail) - groups - 3 // InterfaceTypes, Security, Rule source
+	}
+	if k < 0 || k > 2 {
+		w.unknown = append(w.unknown, "verbose fields not recognised: "+fieldList(tail))
+		return
+	}
+	switch {
+	case k == 2 && !programLike(tail[0].value):
+		w.unknown = append(w.unknown, "verbose fields not recognised: "+fieldList(tail[:2]))
+	case k == 2:
+		w.program(tail[0].value)
+		w.service(tail[1].value)
+	case k == 1 && fwAny[strings.ToLower(tail[0].value)]:
+		// Program any is no condition, Service any is one; only an
+		// English label tells which this is.
+		switch {
+		case strings.EqualFold(tail[0].label, "Program"):
+		case strings.EqualFold(tail[0].label, "Service"):
+			w.service(tail[0].value)
+		default:
+			w.unknown = append(w.unknown, "program or service="+tail[0].value)
+		}
+	case k == 1 && programLike(tail[0].value):
+		w.program(tail[0].value)
+	case k == 1:
+		w.service(tail[0].value)
+	}
+	if k < len(tail) {
+		if v := tail[k].value; !fwAny[strings.ToLower(v)] {
+			w.unknown = append(w.unknown, "interfacetype="+v)
+		}
+	}
+	for _, f := range tail[min(k+1, len(tail)):] {
 		w.extra(f)
 	}
 }
 
-// extra notes the verbose fields after the ports that restrict a rule in
-// ways the model does not evaluate, recognised by value where the value
+// program notes a Program condition; any program is none.
+func (w *fwRule) program(v string) {
+	if v != "" && !fwAny[strings.ToLower(v)] {
+		w.unknown = append(w.unknown, "program="+v)
+	}
+}
+
+// service notes a netsh Service condition. netsh prints the field only
+// when set, and service=any means "services only" (ServiceName "*").
+func (w *fwRule) service(v string) {
+	if fwAny[strings.ToLower(v)] || v == "*" {
+		w.unknown = append(w.unknown, "service="+v+" (services only)")
+	} else if v != "" {
+		w.unknown = append(w.unknown, "service="+v)
+	}
+}
+
+// programLike reports whether v can be a Program value: a path (with a
+// separator, an environment variable or .exe), System, or any.
+func programLike(v string) bool {
+	l := strings.ToLower(v)
+	return strings.ContainsAny(v, `\/%`) || strings.HasSuffix(l, ".exe") || l == "system" || fwAny[l]
+}
+
+// isGroup reports whether v is an SDDL user or computer group.
+func isGroup(v string) bool {
+	v = strings.ToLower(v)
+	return strings.HasPrefix(v, "d:(") || strings.HasPrefix(v, "o:")
+}
+
+func fieldList(fs []field) string {
+	var b strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.label + "=" + f.value)
+	}
+	return b.String()
+}
+
+// extra notes the verbose fields after InterfaceTypes that restrict a rule
+// in ways the model does not evaluate, recognised by value where the value
 // is a keyword netsh does not translate.
 func (w *fwRule) extra(f field) {
 	v := strings.ToLower(f.value)
 	switch {
-	case v == "authenticate" || v == "authenc" || v == "authdynenc" || v == "authnoencap" ||
-		v == "authenticatewithencryption" || v == "authenticatewithintegrity":
+	case securityWords[v] && v != "notrequired":
 		w.unknown = append(w.unknown, "security="+f.value)
-	case strings.HasPrefix(v, "d:(") || strings.HasPrefix(v, "o:"):
+	case isGroup(v):
 		w.unknown = append(w.unknown, "group="+f.value)
-	case strings.EqualFold(f.label, "InterfaceTypes") && v != "any":
-		w.unknown = append(w.unknown, "interfacetype="+f.value)
 	}
 }
 
 // psBlocks reads Get-NetFirewallRule | Format-List output: a rule block
 // (with Direction) followed by the blocks of its port filter (Protocol,
-// LocalPort) and address filter (LocalAddress, RemoteAddress), which
-// attach to the rule before them. PowerShell prints property names and
-// enum values untranslated.
+// LocalPort), address filter (LocalAddress, RemoteAddress), application
+// filter (Program, Package) and service filter (Service), which attach to
+// the rule before them. PowerShell prints property names and enum values
+// untranslated. A rule without application and service filter blocks
+// gets an unknown match naming the pipeline that shows them.
 func psBlocks(text, name string) (rules []*fwRule, found bool) {
 	var cur *fwRule
 	for i, line := range strings.Split(text, "\n") {
@@ -248,6 +384,28 @@ func psBlocks(text, name string) (rules []*fwRule, found bool) {
 			cur.remoteIP = v
 		case "security":
 			cur.extra(field{l, v, i + 1})
+		case "authentication", "encryption":
+			if v != "" && !strings.EqualFold(v, "NotRequired") {
+				cur.unknown = append(cur.unknown, strings.ToLower(l)+"="+v)
+			}
+		case "program":
+			cur.haveApp = true
+			if v != "" && v != "*" && !fwAny[strings.ToLower(v)] {
+				cur.unknown = append(cur.unknown, "program="+v)
+			}
+		case "package":
+			cur.haveApp = true
+			if v != "" && v != "*" && !fwAny[strings.ToLower(v)] {
+				cur.unknown = append(cur.unknown, "package="+v)
+			}
+		case "service":
+			// Any is no condition; "*" limits the rule to services.
+			cur.haveService = true
+			if v == "*" {
+				cur.unknown = append(cur.unknown, "service=* (services only)")
+			} else if v != "" && !fwAny[strings.ToLower(v)] {
+				cur.unknown = append(cur.unknown, "service="+v)
+			}
 		case "localuser", "remoteuser", "remotemachine":
 			if !strings.EqualFold(v, "any") && v != "" {
 				cur.unknown = append(cur.unknown, strings.ToLower(l)+"="+v)
@@ -259,9 +417,18 @@ func psBlocks(text, name string) (rules []*fwRule, found bool) {
 	}
 	var out []*fwRule
 	for _, w := range rules {
-		if w.haveDirection {
-			out = append(out, w)
+		if !w.haveDirection {
+			continue
 		}
+		switch {
+		case !w.haveApp && !w.haveService:
+			w.unknown = append(w.unknown, "program and service not shown (capture with: "+psPipeline+")")
+		case !w.haveApp:
+			w.unknown = append(w.unknown, "program not shown (capture with: "+psPipeline+")")
+		case !w.haveService:
+			w.unknown = append(w.unknown, "service not shown (capture with: "+psPipeline+")")
+		}
+		out = append(out, w)
 	}
 	return out, true
 }
@@ -323,30 +490,71 @@ func (w *fwRule) rule(profile string, span func(string) []audit.PortRange) *Rule
 			r.Unknown = append(r.Unknown, "localport="+w.localPort)
 		}
 	}
+	if len(r.Unknown) > 0 {
+		// Reports show the text: say what was not evaluated.
+		r.Text += " (not evaluated: " + strings.Join(r.Unknown, "; ") + ")"
+	}
 	return r
 }
 
-// The values netsh prints in the languages known here, lower case. A
-// word not listed is unknown, never taken as either value.
+// The values netsh prints in the languages known here (English, German,
+// French, Spanish, Portuguese, Italian, Dutch, Polish, Russian, Chinese,
+// Japanese, Turkish, Hungarian, Czech, Finnish, Danish, Swedish and
+// Norwegian), compared in lower case; PowerShell's True, False, Inbound,
+// Outbound, Allow and Block are among them. A word not listed is unknown,
+// never taken as either value.
 var (
-	fwYes   = words("yes ja oui sí si sim да はい 是 是的 tak evet igen ano kyllä true")
-	fwNo    = words("no nein non não nao нет いいえ 否 nie hayır nem ne ei nee nej nei false")
-	fwIn    = words("in inbound eingehend entrant entrante entrada входящее входящие 入站 受信 ingresso binnenkomend przychodzące")
-	fwOut   = words("out outbound ausgehend sortant saliente salida saída исходящее исходящие 出站 送信 uscita uitgaand wychodzące")
-	fwAllow = words("allow zulassen autoriser permitir разрешить 允许 許可 consenti toestaan zezwalaj")
-	fwBlock = words("block blockieren bloquer bloquear блокировать 阻止 ブロック blocca blokkeren blokuj")
-	fwAny   = words("any beliebig tout toutes cualquiera qualquer любой 任何 任意 qualsiasi alle dowolny")
-	fwProf  = map[string]string{
-		"domain": "domain", "domäne": "domain", "domaine": "domain", "dominio": "domain", "domínio": "domain", "домен": "domain", "域": "domain", "ドメイン": "domain", "domein": "domain", "domena": "domain",
-		"private": "private", "privat": "private", "privé": "private", "privado": "private", "privato": "private", "частный": "private", "частная": "private", "专用": "private", "プライベート": "private", "particulier": "private", "prywatny": "private",
-		"public": "public", "öffentlich": "public", "público": "public", "pubblico": "public", "общий": "public", "общедоступный": "public", "公用": "public", "パブリック": "public", "openbaar": "public", "publiczny": "public",
-	}
+	fwYes = set("Yes", "True", "Ja", "Oui", "Sí", "Si", "Sì", "Sim", "Tak", "Да", "是", "是的", "はい",
+		"Evet", "Igen", "Ano", "Kyllä")
+	fwNo = set("No", "False", "Nein", "Non", "Não", "Nao", "Nie", "Нет", "否", "いいえ",
+		"Hayır", "Nem", "Ne", "Ei", "Nee", "Nej", "Nei")
+	fwIn = set("In", "Inbound", "Eingehend", "Entrée", "Entrant", "Entrada", "Entrante", "Dentro",
+		"Entrata", "In entrata", "Ingresso", "Binnenkomend", "Inkomend", "Przychodzące", "Przychodzący",
+		"Входящее", "Входящие", "Входящий", "入", "入站", "輸入", "入力", "受信",
+		"Gelen", "Bejövő", "Příchozí", "Saapuva", "Indgående", "Inkommande", "Innkommende")
+	fwOut = set("Out", "Outbound", "Ausgehend", "Sortie", "Sortant", "Salida", "Saliente", "Fuera", "Saída",
+		"In uscita", "Uscita", "Uitgaand", "Uit", "Wychodzące", "Wychodzący",
+		"Исходящее", "Исходящие", "Исходящий", "出", "出站", "輸出", "出力", "送信",
+		"Giden", "Kimenő", "Odchozí", "Lähtevä", "Udgående", "Utgående")
+	fwAllow = set("Allow", "Zulassen", "Autoriser", "Permitir", "Consenti", "Toestaan", "Zezwalaj",
+		"Разрешить", "允许", "允許", "許可", "İzin ver", "Engedélyezés", "Engedélyez", "Povolit", "Salli",
+		"Tillad", "Tillåt", "Tillat")
+	fwBlock = set("Block", "Blockieren", "Bloquer", "Bloquear", "Blocca", "Blokkeren", "Blokuj",
+		"Блокировать", "阻止", "封鎖", "ブロック", "Engelle", "Letiltás", "Blokkolás", "Blokovat", "Estä",
+		"Bloker", "Blokér", "Blockera", "Blokker")
+	fwAny = set("Any", "Beliebig", "Tout", "Tous", "Toutes", "Cualquiera", "Qualquer", "Qualsiasi",
+		"Alle", "Willekeurig", "Dowolny", "Dowolne", "Любой", "Любые", "任何", "任意",
+		"Herhangi", "Tümü", "Bármely", "Bármelyik", "Összes", "Libovolný", "Libovolné", "Vše",
+		"Mikä tahansa", "Kaikki", "Enhver", "Alla", "Valfri")
+	fwProf = profiles(map[string][]string{
+		"domain": {"Domain", "Domäne", "Domaine", "Dominio", "Domínio", "Domein", "Domena",
+			"Домен", "Доменный", "域", "網域", "ドメイン", "Etki Alanı", "Tartomány", "Doména", "Toimialue",
+			"Domæne", "Domän", "Domene"},
+		"private": {"Private", "Privat", "Privé", "Privado", "Particular", "Particulier", "Privato",
+			"Prywatny", "Prywatne", "Частный", "Частная", "专用", "私人", "プライベート", "Özel", "Magán",
+			"Soukromý", "Soukromá", "Yksityinen"},
+		"public": {"Public", "Öffentlich", "Público", "Pubblico", "Openbaar", "Publiczny", "Publiczne",
+			"Общий", "Общедоступный", "公用", "パブリック", "Ortak", "Genel", "Nyilvános", "Veřejný",
+			"Veřejná", "Julkinen", "Offentlig"},
+	})
 )
 
-func words(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(s) {
-		m[w] = true
+// set returns the words in lower case as a set.
+func set(ws ...string) map[string]bool {
+	m := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		m[strings.ToLower(w)] = true
+	}
+	return m
+}
+
+// profiles returns the lower-case profile words mapped to their profile.
+func profiles(byProfile map[string][]string) map[string]string {
+	m := map[string]string{}
+	for p, ws := range byProfile {
+		for _, w := range ws {
+			m[strings.ToLower(w)] = p
+		}
 	}
 	return m
 }

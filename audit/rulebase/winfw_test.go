@@ -3,6 +3,7 @@ package rulebase
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -11,10 +12,26 @@ import (
 	"github.com/rpcspan/rpcspan/audit"
 )
 
-// netshRule renders one non-verbose netsh block with English labels.
+// netshRule renders one verbose netsh block with English labels and
+// neither Program nor Service, which netsh leaves out when unset: the
+// rule has no condition the model does not evaluate.
 func netshRule(name, enabled, dir, profiles, local, remote, proto, lport, action string) string {
-	s := "Rule Name:                            " + name + "\n" + strings.Repeat("-", 70) + "\n" +
-		"Enabled:                              " + enabled + "\n" +
+	return netshBlock(name, enabled, dir, profiles, local, remote, proto, lport, action, true)
+}
+
+// netshPlainRule renders the same block as the plain (non-verbose)
+// listing prints it, without Description and the fields after Edge
+// traversal.
+func netshPlainRule(name, enabled, dir, profiles, local, remote, proto, lport, action string) string {
+	return netshBlock(name, enabled, dir, profiles, local, remote, proto, lport, action, false)
+}
+
+func netshBlock(name, enabled, dir, profiles, local, remote, proto, lport, action string, verbose bool) string {
+	s := "Rule Name:                            " + name + "\n" + strings.Repeat("-", 70) + "\n"
+	if verbose {
+		s += "Description:                          test rule " + name + "\n"
+	}
+	s += "Enabled:                              " + enabled + "\n" +
 		"Direction:                            " + dir + "\n" +
 		"Profiles:                             " + profiles + "\n" +
 		"Grouping:                             \n" +
@@ -25,8 +42,13 @@ func netshRule(name, enabled, dir, profiles, local, remote, proto, lport, action
 		s += "LocalPort:                            " + lport + "\n" +
 			"RemotePort:                           Any\n"
 	}
-	return s + "Edge traversal:                       No\n" +
-		"Action:                               " + action + "\n\n"
+	s += "Edge traversal:                       No\n"
+	if verbose {
+		s += "InterfaceTypes:                       Any\n" +
+			"Security:                             NotRequired\n" +
+			"Rule source:                          Local Setting\n"
+	}
+	return s + "Action:                               " + action + "\n\n"
 }
 
 func testSpan(proto string) []audit.PortRange {
@@ -56,7 +78,7 @@ func TestNetshSemantics(t *testing.T) {
 			netshRule("all", "Yes", "In", "Any", "Any", "Any", "TCP", "Any", "Allow") +
 				netshRule("no", "Yes", "In", "Any", "Any", "10.0.0.128/25", "TCP", "135", "Block"),
 			"", "tcp 10.0.0.0/24 10.1.0.5 135",
-			[]string{"blocked 10.0.0.128/25 10.1.0.5/32 135 @15"}},
+			[]string{"blocked 10.0.0.128/25 10.1.0.5/32 135 @19"}}, // the verbose blocks are 18 lines
 		{"disabled, outbound and other-profile rules do not count",
 			netshRule("off", "No", "In", "Any", "Any", "Any", "TCP", "Any", "Allow") +
 				netshRule("out", "Yes", "Out", "Any", "Any", "Any", "TCP", "Any", "Allow") +
@@ -93,7 +115,10 @@ func TestNetshSemantics(t *testing.T) {
 			netshRule("x", "Yes", "In", "Any", "Any", "Any", "TCP", "135", "Frobnicate"),
 			"", "tcp 10.0.0.0/24 10.1.0.5 135",
 			[]string{"unknown 10.0.0.0/24 10.1.0.5/32 135 @1"}},
-		{"German labels and values, verbose with a description",
+		// The Program condition makes the allowed part unknown: which
+		// process serves each endpoint decides (was allowed before the
+		// reader took Program and Service into account).
+		{"German labels and values, verbose with a description and a program",
 			"Regelname:                            RPC\n" + strings.Repeat("-", 70) + "\n" +
 				"Beschreibung:                         Erlaubt: RPC\n" +
 				"Aktiviert:                            Ja\n" +
@@ -112,10 +137,10 @@ func TestNetshSemantics(t *testing.T) {
 				"Regelquelle:                          Lokale Einstellung\n" +
 				"Aktion:                               Zulassen\nOK.\n",
 			"", "tcp 10.0.0.0/24 10.1.0.5 135,49152-65535",
-			[]string{"blocked 10.0.0.128/25 10.1.0.5/32 135,49152-65535 @0"}},
+			[]string{"blocked 10.0.0.128/25 10.1.0.5/32 135,49152-65535 @0", "unknown 10.0.0.0/25 10.1.0.5/32 135,49152-65535 @1"}},
 		{"verbose security requirement is unknown",
 			strings.Replace(netshRule("s", "Yes", "In", "Any", "Any", "Any", "TCP", "135", "Allow"),
-				"Action:", "Security:                             AuthEnc\nAction:", 1),
+				"NotRequired", "AuthEnc", 1),
 			"", "tcp 10.0.0.0/24 10.1.0.5 135",
 			[]string{"unknown 10.0.0.0/24 10.1.0.5/32 135 @1"}},
 		{"Get-NetFirewallRule with filters",
@@ -123,6 +148,7 @@ func TestNetshSemantics(t *testing.T) {
 				"Profile               : Domain, Private\nAction                : Allow\n\n" +
 				"Protocol      : TCP\nLocalPort     : {135, RPC}\nRemotePort    : Any\n\n" +
 				"LocalAddress  : Any\nRemoteAddress : 10.0.0.0/255.255.255.128\n\n" +
+				"Program : Any\nPackage :\n\nService : Any\n\n" +
 				"Name                  : {def}\nDisplayName           : off\nEnabled               : False\nDirection             : Inbound\n" +
 				"Profile               : Any\nAction                : Allow\n\n",
 			"", "tcp 10.0.0.0/24 10.1.0.5 135,445,49152-65535",
@@ -190,8 +216,12 @@ func TestNetshCorpus(t *testing.T) {
 		flow string
 		want []string
 	}{
+		// A plain listing does not show Program and Service: the inbound
+		// allow for 80 and 8080 may be limited to a program, so those ports
+		// are unknown (they were allowed before the reader took Program and
+		// Service into account).
 		{"show_rule_name_all_htb_ethereal_devloop.txt", "tcp 10.0.0.0/24 10.1.0.5 53,80,8080",
-			[]string{"blocked 10.0.0.0/24 10.1.0.5/32 53 @0"}},
+			[]string{"blocked 10.0.0.0/24 10.1.0.5/32 53 @0", "unknown 10.0.0.0/24 10.1.0.5/32 80,8080 @29"}},
 		// The only rule is outbound: everything inbound is blocked.
 		{"show_rule_verbose_iphttps_keyword_port.txt", "tcp 10.0.0.0/24 10.1.0.5 443",
 			[]string{"blocked 10.0.0.0/24 10.1.0.5/32 443 @0"}},
@@ -218,7 +248,8 @@ func FuzzParseNetshFirewall(f *testing.F) {
 	files, _ := filepath.Glob("testdata/show_rule_*.txt")
 	more, _ := filepath.Glob("testdata/get-netfirewall*.txt")
 	tsv, _ := filepath.Glob("testdata/wfmsc_*.txt")
-	for _, p := range append(append(files, more...), tsv...) {
+	ours, _ := filepath.Glob("testdata/winfw/*.txt")
+	for _, p := range slices.Concat(files, more, tsv, ours) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -226,6 +257,7 @@ func FuzzParseNetshFirewall(f *testing.F) {
 		f.Add(string(data))
 	}
 	f.Add(netshRule("x", "Ja", "Eingehend", "Domäne", "LocalSubnet", "10.0.0.1-10.0.0.9", "TCP", "RPC,5000-5010", "Blockieren"))
+	f.Add(netshPlainRule("x", "Ja", "Eingehend", "Domäne", "LocalSubnet", "10.0.0.1-10.0.0.9", "TCP", "RPC,5000-5010", "Blockieren"))
 	f.Fuzz(func(t *testing.T, in string) {
 		b, err := ParseNetshFirewall(strings.NewReader(in), "fuzz", "srv", testSpan, "")
 		if err != nil {

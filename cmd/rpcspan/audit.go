@@ -112,6 +112,9 @@ func runAudit(c *cli.Context) error {
 			return &exitError{code: exitUsage, err: err}
 		}
 		bases = append(bases, hostBases...)
+		if err := reportRuleProblems(c, bases); err != nil {
+			return err
+		}
 		res := rulebase.Audit(est, plan, bases, rulebase.Options{Hook: string(hook)})
 		findings = append(findings, res.Findings...)
 		audit.SortFindings(findings)
@@ -265,12 +268,31 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 			b, err := rulebase.ParseNetshFirewall(fh, f, h.Name, span, profile)
 			fh.Close()
 			if err != nil {
-				return nil, &exitError{code: exitUsage, err: err}
+				// The host is then not evaluated; the others are.
+				b = &rulebase.Base{Name: f, Format: "windows", Host: h.Name, Problems: []string{err.Error()}}
 			}
 			bases = append(bases, b)
 		}
 	}
 	return bases, nil
+}
+
+// reportRuleProblems prints the lines of the rule bases that could not be
+// read (unless --quiet); with --strict they stop the run.
+func reportRuleProblems(c *cli.Context, bases []*rulebase.Base) error {
+	n := 0
+	for _, b := range bases {
+		for _, p := range b.Problems {
+			n++
+			if !c.Bool("quiet") || c.Bool("strict") {
+				fmt.Fprintf(c.App.ErrWriter, "rpcspan: %s\n", p)
+			}
+		}
+	}
+	if n > 0 && c.Bool("strict") {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%d rule base %s (--strict)", n, plural(n, "problem", "problems"))}
+	}
+	return nil
 }
 
 // readRuleBases reads rule bases for --rules, recognising the format by

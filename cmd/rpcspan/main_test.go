@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rpcspan/rpcspan/audit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -280,6 +283,20 @@ func TestAuditRules(t *testing.T) {
 	if r := runBinary(t, "", "audit", "--rules", "nope.rules", "../../testdata/example"); r.code != 2 {
 		t.Errorf("missing rule base: exit %d, want 2", r.code)
 	}
+	// A line that can't be read is named with file and line; the rule
+	// stands as unknown and the rest of the rule base is read.
+	bad := filepath.Join(dir, "bad.rules")
+	text := "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp --dport 135 -j ACCEPT\n-A FORWARD -p tcp --dport 49152:6553x -j ACCEPT\nCOMMIT\n"
+	if err := os.WriteFile(bad, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, "", "audit", "--fail-on", "never", "-o", "json", "--rules", bad, "../../testdata/example")
+	if r.code != 0 || !strings.Contains(r.stderr, bad+":4: rule") || !strings.Contains(r.stdout, `"rule-unknown"`) {
+		t.Errorf("unreadable rule: exit %d, want 0, a problem at %s:4 and rule-unknown findings:\n%s", r.code, bad, r.stderr)
+	}
+	if r := runBinary(t, "", "audit", "--strict", "--rules", bad, "../../testdata/example"); r.code != 2 {
+		t.Errorf("unreadable rule with --strict: exit %d, want 2", r.code)
+	}
 }
 
 // TestAuditHostFirewall: a host's captured Windows Firewall rules (netsh
@@ -289,6 +306,26 @@ func TestAuditHostFirewall(t *testing.T) {
 	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json", "testdata/winfw")
 	if r.code != 0 || strings.Contains(r.stdout, "rule-gap") {
 		t.Errorf("domain profile allows RPC-EPMap and RPC: exit %d, gap: %v\n%s", r.code, strings.Contains(r.stdout, "rule-gap"), r.stderr)
+	}
+	var rep struct {
+		Findings []struct{ ID, Host, Message string } `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var unknown []string
+	for _, f := range rep.Findings {
+		if f.ID == audit.IDRuleUnknown {
+			unknown = append(unknown, f.Host)
+			if !strings.Contains(f.Message, "netsh advfirewall firewall show rule name=all verbose") {
+				t.Errorf("%s: the message must say how to capture Program and Service: %s", f.Host, f.Message)
+			}
+		}
+	}
+	// DC01's verbose listing shows its rules have no Program or Service
+	// condition; DC02's plain listing can't, so its allows are unknown.
+	if !slices.Equal(unknown, []string{"DC02"}) {
+		t.Errorf("rule-unknown for %v, want DC02 only", unknown)
 	}
 	r = runBinary(t, "", "audit", "-q", "--fail-on", "never", "--profile", "public", "testdata/winfw")
 	if !strings.Contains(r.stdout, "rule-gap") || !strings.Contains(r.stdout, "DC01") {
