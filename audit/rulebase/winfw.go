@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/rpcspan/rpcspan/audit"
@@ -54,7 +55,7 @@ import (
 // command, and a rule of a Get-NetFirewallRule capture without its
 // application and service filter blocks carries one that names the
 // PowerShell pipeline. Reports show these matches in the rule's text.
-func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string) []audit.PortRange, profile string) (*Base, error) {
+func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string, family int) []audit.PortRange, profile string) (*Base, error) {
 	profile = strings.ToLower(profile)
 	if profile == "" {
 		profile = "domain"
@@ -76,14 +77,12 @@ func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string) 
 	}
 	var blocks, allows []*Rule
 	for _, w := range rules {
-		rule := w.rule(profile, span)
-		if rule == nil {
-			continue
-		}
-		if rule.Verdict == Accept {
-			allows = append(allows, rule)
-		} else {
-			blocks = append(blocks, rule)
+		for _, rule := range w.rules(profile, span) {
+			if rule.Verdict == Accept {
+				allows = append(allows, rule)
+			} else {
+				blocks = append(blocks, rule)
+			}
 		}
 	}
 	b := &Base{Name: name, Format: "windows", Host: host, Final: true}
@@ -433,8 +432,52 @@ func psBlocks(text, name string) (rules []*fwRule, found bool) {
 	return out, true
 }
 
-// rule returns w in the neutral model, nil when w does not take part: a
-// disabled or outbound rule, or one of other profiles only.
+// rules returns w in the neutral model, none when w does not take part: a
+// disabled or outbound rule, or one of other profiles only. A rule with
+// the local-port keyword RPC becomes one rule per family when the host's
+// IPv4 and IPv6 spans differ.
+func (w *fwRule) rules(profile string, span func(string, int) []audit.PortRange) []*Rule {
+	spanOf := func(fam int) func(string) []audit.PortRange {
+		if span == nil {
+			return nil
+		}
+		return func(proto string) []audit.PortRange { return span(proto, fam) }
+	}
+	r := w.rule(profile, spanOf(4))
+	if r == nil || span == nil || !hasRPCKeyword(w.localPort) {
+		return nonNil(r)
+	}
+	proto := "tcp"
+	if r.Proto == UDP {
+		proto = "udp"
+	}
+	if slices.Equal(span(proto, 4), span(proto, 6)) {
+		return []*Rule{r}
+	}
+	r6 := w.rule(profile, spanOf(6))
+	r.Family, r6.Family = 4, 6
+	return []*Rule{r, r6}
+}
+
+func nonNil(r *Rule) []*Rule {
+	if r == nil {
+		return nil
+	}
+	return []*Rule{r}
+}
+
+// hasRPCKeyword reports whether a LocalPort value holds the keyword RPC.
+func hasRPCKeyword(v string) bool {
+	for _, it := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(it), "rpc") {
+			return true
+		}
+	}
+	return false
+}
+
+// rule returns w in the neutral model with the local-port keyword RPC
+// resolved through span, nil when w does not take part.
 func (w *fwRule) rule(profile string, span func(string) []audit.PortRange) *Rule {
 	r := &Rule{Pos: w.pos, Proto: AnyProto, Unknown: w.unknown}
 	r.Text = w.name + " [" + w.action + "]"

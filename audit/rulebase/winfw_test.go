@@ -51,11 +51,39 @@ func netshBlock(name, enabled, dir, profiles, local, remote, proto, lport, actio
 	return s + "Action:                               " + action + "\n\n"
 }
 
-func testSpan(proto string) []audit.PortRange {
+func testSpan(proto string, _ int) []audit.PortRange {
 	if proto == "tcp" {
 		return []audit.PortRange{{First: 49152, Last: 65535}}
 	}
 	return nil
+}
+
+// TestNetshRPCPerFamily: the keyword RPC stands for the host's span of the
+// flow's family, which after a change of only one of them can differ.
+func TestNetshRPCPerFamily(t *testing.T) {
+	in := netshRule("RPC dynamic", "Yes", "In", "Domain", "Any", "Any", "TCP", "RPC", "Allow")
+	span := func(proto string, fam int) []audit.PortRange {
+		if fam == 6 {
+			return []audit.PortRange{{First: 49152, Last: 65535}}
+		}
+		return []audit.PortRange{{First: 50000, Last: 50999}}
+	}
+	b, err := ParseNetshFirewall(strings.NewReader(in), "fw.txt", "srv", span, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flow string
+		want []string
+	}{
+		{"tcp 10.0.0.1 10.0.0.2 50000-50999", nil},
+		{"tcp 10.0.0.1 10.0.0.2 49152-65535", []string{"blocked 10.0.0.1/32 10.0.0.2/32 49152-49999,51000-65535 @0"}},
+		{"tcp fd00::1 fd00::2 49152-65535", nil},
+	} {
+		if got := summary(EvaluateBase(b, "input", flow(t, c.flow))); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.flow, got, c.want)
+		}
+	}
 }
 
 func TestNetshSemantics(t *testing.T) {

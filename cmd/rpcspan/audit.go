@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -253,12 +254,8 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 	}
 	var bases []*rulebase.Base
 	for _, h := range est.Hosts() {
-		span := func(proto string) []audit.PortRange {
-			k := audit.TCP4
-			if proto == "udp" {
-				k = audit.UDP4
-			}
-			return est.Span(h, k).Ports
+		span := func(proto string, family int) []audit.PortRange {
+			return est.Span(h, audit.Key(proto+strconv.Itoa(family))).Ports
 		}
 		for _, f := range h.FirewallCaptures {
 			fh, err := os.Open(f)
