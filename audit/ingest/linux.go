@@ -18,7 +18,10 @@ import (
 //   - sysctl's "net.ipv4.ip_local_port_range = 32768	60999".
 //
 // Samba's "rpc server dynamic port range" counts in [global] or before any
-// section.
+// section. An smb.conf whose [global] section sets Samba's own parameters
+// (workgroup, server role, ...) but not the range runs on Samba's default
+// range, 49152-65535, recorded at the [global] line. "rpc server port"
+// (one fixed port for RPC servers) is not modelled and is reported.
 func scanLinux(c *capture, lines []string) {
 	if n, ok := linuxOnlyLine(lines); ok {
 		if a, b, ok := linuxTwoPorts(lines[n-1]); ok {
@@ -26,6 +29,15 @@ func scanLinux(c *capture, lines []string) {
 		}
 	}
 	global := true
+	globalLine, sambaParams, rangeSet := 0, 0, false
+	defer func() {
+		if globalLine > 0 && sambaParams > 0 && !rangeSet {
+			c.found("smb.conf")
+			for _, k := range []audit.Key{audit.TCP4, audit.TCP6} {
+				c.host.Ranges = append(c.host.Ranges, audit.RangeObs{Key: k, Range: audit.DefaultRange, Origin: audit.Captured, Src: c.src(globalLine)})
+			}
+		}
+	}()
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
 		if strings.Contains(line, "ip_local_port_range") {
@@ -42,15 +54,30 @@ func scanLinux(c *capture, lines []string) {
 		case '[':
 			name, _, _ := strings.Cut(t[1:], "]")
 			global = strings.EqualFold(strings.TrimSpace(name), "global")
+			if global && globalLine == 0 {
+				globalLine = i + 1
+			}
 			continue
 		}
 		if !global {
 			continue
 		}
 		name, value, ok := strings.Cut(t, "=")
-		if !ok || !sambaParamIs(name, "rpcserverdynamicportrange") {
+		if !ok {
 			continue
 		}
+		if sambaOwnParam(name) {
+			sambaParams++
+		}
+		if n, v := strings.TrimSpace(name), strings.TrimSpace(value); strings.HasPrefix(strings.ToLower(n), "rpc server port") && v != "0" {
+			c.found("smb.conf")
+			c.problem(i+1, "%s = %s: Samba serves RPC on a fixed port here, which rpcspan does not model; its span is used instead", n, v)
+			continue
+		}
+		if !sambaParamIs(name, "rpcserverdynamicportrange") {
+			continue
+		}
+		rangeSet = true
 		// Samba joins a line ending in "\" with the next one.
 		n := i + 1
 		value = strings.TrimSpace(value)
@@ -156,6 +183,18 @@ func linuxRange(c *capture, n int, text, first, last string) {
 	for _, k := range audit.Keys {
 		c.host.Ranges = append(c.host.Ranges, audit.RangeObs{Key: k, Range: r, Origin: audit.Captured, Src: c.src(n)})
 	}
+}
+
+// sambaOwnParam reports whether name is a [global] parameter only Samba's
+// smb.conf has, which tells it from other INI files with a [global]
+// section.
+func sambaOwnParam(name string) bool {
+	for _, p := range []string{"workgroup", "serverrole", "netbiosname", "realm", "security", "passdbbackend", "serverstring", "dnsforwarder"} {
+		if sambaParamIs(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // sambaParamIs compares a parameter name the way Samba does: ignoring case

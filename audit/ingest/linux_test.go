@@ -171,8 +171,27 @@ func TestScanLinux(t *testing.T) {
 			formats: []string{"smb.conf"},
 		},
 		{
-			name: "other parameters",
-			in:   []byte("[global]\nrpc server port = 1000\nrpc server dynamic port ranges = 1-2\n"),
+			name:    "rpc server port is reported",
+			in:      []byte("[global]\nrpc server port = 1000\nrpc server port:netlogon = 1001\nrpc server port = 0\nrpc server dynamic port ranges = 1-2\n"),
+			formats: []string{"smb.conf"},
+			problems: []string{
+				"2: rpc server port = 1000: Samba serves RPC on a fixed port here, which rpcspan does not model; its span is used instead",
+				"3: rpc server port:netlogon = 1001: Samba serves RPC on a fixed port here, which rpcspan does not model; its span is used instead",
+			},
+		},
+		{
+			name:    "smb.conf without the range runs on the default",
+			in:      []byte("# Global parameters\n[global]\n\tnetbios name = SMB01\n\tworkgroup = CORP\n[share]\n\tpath = /srv\n"),
+			want:    linuxObs(f, 2, 49152, 65535, linuxTCP...),
+			formats: []string{"smb.conf"},
+		},
+		{
+			name: "another ini file with a [global] section",
+			in:   []byte("[global]\nname = x\ntimeout = 5\n"),
+		},
+		{
+			name: "samba parameters outside [global]",
+			in:   []byte("[share]\nworkgroup = CORP\n"),
 		},
 	}
 	for _, tt := range tests {
