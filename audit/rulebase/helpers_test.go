@@ -2,8 +2,10 @@ package rulebase
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,7 +86,7 @@ func addrCount(s *AddrSet) float64 {
 	n := 0.0
 	for _, r := range s.r {
 		for _, p := range r.Prefixes() {
-			n += float64(uint64(1) << uint(p.Addr().BitLen()-p.Bits()))
+			n += math.Ldexp(1, p.Addr().BitLen()-p.Bits()) // 2^128 for ::/0
 		}
 	}
 	return n
@@ -96,4 +98,19 @@ func portCount(s *PortSet) int {
 		n += r.Len()
 	}
 	return n
+}
+
+// checkProblems fails unless every problem of b names file "fuzz" and a
+// line of in, so that a user can find what was not read.
+func checkProblems(t testing.TB, b *Base, in string) {
+	t.Helper()
+	lines := strings.Count(in, "\n") + 1
+	for _, p := range b.Problems {
+		rest, ok := strings.CutPrefix(p, "fuzz:")
+		num, _, ok2 := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(num)
+		if !ok || !ok2 || err != nil || n < 1 || n > lines {
+			t.Errorf("problem %q does not name a line 1-%d of the input", p, lines)
+		}
+	}
 }

@@ -182,6 +182,7 @@ func FuzzParseIptablesSave(f *testing.F) {
 		if err != nil {
 			return
 		}
+		checkProblems(t, b, in)
 		for _, hook := range []string{"input", "forward"} {
 			parts := EvaluateBase(b, hook, flow(t, "tcp 10.0.0.0/8 10.1.0.5,192.168.0.0/16 135,49152-65535"))
 			checkPartition(t, parts, flow(t, "tcp 10.0.0.0/8 10.1.0.5,192.168.0.0/16 135,49152-65535"))

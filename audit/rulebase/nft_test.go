@@ -101,6 +101,7 @@ func FuzzParseNft(f *testing.F) {
 		if err != nil {
 			return
 		}
+		checkProblems(t, b, in)
 		fl := flow(t, "tcp 10.0.0.0/8 10.1.0.5,192.168.0.0/16 135,49152-65535")
 		checkPartition(t, EvaluateBase(b, "forward", fl), fl)
 	})
