@@ -614,6 +614,22 @@ func (p *nftjParser) match(r *Rule, tk string, m map[string]any) {
 		}
 		return p.sets[tk+"\x00"+s[1:]], true
 	}
+	if cc, ok := left["concat"].([]any); ok {
+		// Not evaluated, but an ip or ip6 header field in it still
+		// limits the rule to that family, as in the text form.
+		for _, e := range cc {
+			em, _ := e.(map[string]any)
+			pl, _ := em["payload"].(map[string]any)
+			switch jstr(pl["protocol"]) {
+			case "ip":
+				setFam(4)
+			case "ip6":
+				setFam(6)
+			}
+		}
+		unknown()
+		return
+	}
 	switch {
 	case left["payload"] != nil:
 		pl, _ := left["payload"].(map[string]any)
