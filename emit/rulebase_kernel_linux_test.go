@@ -94,6 +94,7 @@ type rbRule struct {
 	src, dst         string // a prefix
 	srcNeg, dstNeg   bool
 	iptPort, nftPort string // "--dport 22" / "tcp dport 22"
+	lo, loNeg        bool   // the rule matches the loopback interface (or not)
 	verdict          string // accept, drop, reject, return, jump, goto
 	target           int    // user chain index for jump and goto
 }
@@ -146,6 +147,11 @@ func rbGenerate(rng *rand.Rand, fam int) *rbBase {
 		if rng.IntN(3) > 0 {
 			p := ports[rng.IntN(len(ports))]
 			r.iptPort, r.nftPort = p[0], p[1]
+		}
+		if rng.IntN(6) == 0 {
+			// Forwarded packets never come in on lo: "-i lo" matches
+			// nothing here, "! -i lo" everything.
+			r.lo, r.loNeg = true, rng.IntN(2) == 0
 		}
 		verdicts := []string{"accept", "accept", "drop", "reject", "return"}
 		if chain < nUser {
@@ -210,6 +216,9 @@ func (b *rbBase) iptables() string {
 			if r.dst != "" {
 				s.WriteString(rbNot(r.dstNeg, "! ") + " -d " + r.dst)
 			}
+			if r.lo {
+				s.WriteString(rbNot(r.loNeg, "! ") + " -i lo")
+			}
 			s.WriteString(" -p tcp")
 			if r.iptPort != "" {
 				if strings.HasPrefix(r.iptPort, "-m") {
@@ -255,6 +264,9 @@ func (b *rbBase) nft() string {
 		}
 		if r.dst != "" {
 			w = append(w, af+" daddr"+rbNot(r.dstNeg, "!=")+" "+r.dst)
+		}
+		if r.lo {
+			w = append(w, "iifname"+rbNot(r.loNeg, "!=")+` "lo"`)
 		}
 		if r.nftPort != "" {
 			w = append(w, r.nftPort)

@@ -381,6 +381,23 @@ func iptRule(toks []string) (*Rule, bool, error) {
 			if !n {
 				r.NotNew = true
 			}
+		case "-i", "--in-interface", "-o", "--out-interface":
+			v, err := val(&i, t)
+			if err != nil {
+				return nil, false, err
+			}
+			n = n != neg
+			neg = false
+			switch {
+			case v == "lo" && !n:
+				// Another host's packets never arrive or leave on the
+				// loopback interface: no required flow matches.
+				r.NotNew = true
+			case v == "lo":
+				// Every required flow is not on loopback: no condition.
+			default:
+				r.Unknown = append(r.Unknown, iptNot(n)+t+" "+v)
+			}
 		case "--comment":
 			i++
 		default:

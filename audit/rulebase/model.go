@@ -80,9 +80,10 @@ type Rule struct {
 	Src    *AddrSet // source addresses; nil matches any (negation is applied)
 	Dst    *AddrSet // destination addresses; nil matches any
 	DPorts *PortSet // destination ports; nil matches any
-	// NotNew is set when a state match excludes new connections (only
-	// ESTABLISHED, say): the rule never matches the first packet of a
-	// required flow, which is what decides it.
+	// NotNew is set when the rule never matches the first packet of a
+	// required flow, which is what decides it: a state match excludes new
+	// connections (only ESTABLISHED, say), or the rule is for the loopback
+	// interface, which another host's packets never use.
 	NotNew bool
 	// Unknown lists the matches the model does not evaluate (an interface,
 	// a rate limit, a source port), as written. A rule with any of them

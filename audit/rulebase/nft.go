@@ -109,6 +109,10 @@ func cutText(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// nftIface are the interface matches; only the loopback interface is
+// evaluated.
+var nftIface = map[string]bool{"iif": true, "iifname": true, "oif": true, "oifname": true}
+
 // nftCommentAt returns where a # comment starts outside quotes, or -1.
 func nftCommentAt(s string) int {
 	in := false
@@ -619,6 +623,28 @@ func (p *nftParser) rule(toks []string) *Rule {
 		case t == "queue":
 			r.Verdict = Opaque
 			i = len(toks)
+		case nftIface[t] || t == "meta" && i+1 < len(toks) && nftIface[toks[i+1]]:
+			if t == "meta" {
+				i++
+			}
+			field := toks[i]
+			i++
+			neg := false
+			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
+				neg = toks[i] == "!="
+				i++
+			}
+			els, _, isNamed, next := p.value(toks, i)
+			i = next
+			switch {
+			case !isNamed && len(els) == 1 && strings.Trim(els[0], `"`) == "lo" && !neg:
+				// Another host's packets never use the loopback
+				// interface: no required flow matches.
+				r.NotNew = true
+			case !isNamed && len(els) == 1 && strings.Trim(els[0], `"`) == "lo":
+			default:
+				unknown(field + " " + strings.Join(els, ","))
+			}
 		default:
 			unknown(t)
 			i++

@@ -704,6 +704,13 @@ func (p *nftjParser) match(r *Rule, tk string, m map[string]any) {
 		switch jstr(mk["key"]) {
 		case "l4proto":
 			p.l4proto(r, op, neg, right, unknown)
+		case "iif", "iifname", "oif", "oifname":
+			// Another host's packets never use the loopback interface.
+			if w, ok := jWords(right); ok && len(w) == 1 && w[0] == "lo" && (op == "" || op == "==" || op == "!=") {
+				r.NotNew = r.NotNew || !neg
+				return
+			}
+			unknown()
 		case "nfproto":
 			w, ok := jWords(right)
 			if !ok || neg || len(w) != 1 {
