@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -171,7 +173,44 @@ func NewAudit(findings []audit.Finding, failOn string, threshold audit.Severity,
 }
 
 // WriteJSON writes the audit as indented JSON.
-func (a *Audit) WriteJSON(w io.Writer) error { return writeJSON(w, a) }
+//
+// The findings are written one at a time: at 100,000 hosts they are
+// hundreds of megabytes as one document.
+func (a *Audit) WriteJSON(w io.Writer) error {
+	if len(a.Findings) == 0 {
+		return writeJSON(w, a)
+	}
+	rest := *a
+	rest.Findings = []audit.Finding{}
+	var b bytes.Buffer
+	if err := writeJSON(&b, &rest); err != nil {
+		return err
+	}
+	// A line that starts the member can't be inside a string: JSON
+	// escapes line breaks.
+	const member = "\n  \"findings\": []"
+	head, tail, ok := bytes.Cut(b.Bytes(), []byte(member))
+	if !ok {
+		return writeJSON(w, a)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head)
+	bw.WriteString(member[:len(member)-1])
+	for i := range a.Findings {
+		f, err := json.MarshalIndent(&a.Findings[i], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(f)
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(tail)
+	return bw.Flush()
+}
 
 // WriteJSON writes the flows as indented JSON.
 func (f *Flows) WriteJSON(w io.Writer) error { return writeJSON(w, f) }
