@@ -154,6 +154,14 @@ type Addr struct {
 	Src  Source
 }
 
+// Subnet is a network the host is attached to: the on-link prefix of one
+// of its addresses, as ipconfig shows it (an IPv4 address and its Subnet
+// Mask). Windows Firewall's address keyword LocalSubnet stands for these.
+type Subnet struct {
+	Prefix netip.Prefix // masked, such as 10.1.0.0/24
+	Src    Source
+}
+
 // Flag is a Y/N registry value of Rpc\Internet, kept as written.
 type Flag struct {
 	Value string // as read, such as "Y", "n" or "yes"
@@ -196,6 +204,11 @@ type Host struct {
 	Excluded  []Excluded
 	RPC       *RPCInternet // nil when no Rpc\Internet value was seen
 	Captures  []string     // capture paths the inventory lists for this host, relative to the inventory
+	// Subnets are the on-link prefixes of the host's addresses, each
+	// once; empty when no capture showed them (ipconfig prints no IPv6
+	// prefix length, so IPv6 subnets are never known from it). No report
+	// shows them, so SourceList leaves their sources out.
+	Subnets []Subnet
 	// FirewallCaptures are the files holding the host's own Windows
 	// Firewall rules (netsh advfirewall, Get-NetFirewallRule), read by
 	// package rulebase when the audit evaluates rule bases.
@@ -241,6 +254,19 @@ func (h *Host) ExcludedRanges(k Key) []PortRange {
 	return slices.Compact(out)
 }
 
+// SubnetList returns the host's distinct subnets of family fam (4 or 6),
+// sorted.
+func (h *Host) SubnetList(fam int) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range h.Subnets {
+		if n.Prefix.Addr().Is4() == (fam == 4) {
+			out = append(out, n.Prefix)
+		}
+	}
+	slices.SortFunc(out, netip.Prefix.Compare)
+	return slices.Compact(out)
+}
+
 // AddrList returns the host's distinct addresses, sorted.
 func (h *Host) AddrList() []netip.Addr {
 	out := make([]netip.Addr, 0, len(h.Addresses))
@@ -261,6 +287,11 @@ func (h *Host) Merge(o *Host) {
 	for _, a := range o.Addresses {
 		if !slices.ContainsFunc(h.Addresses, func(b Addr) bool { return b.Addr == a.Addr }) {
 			h.Addresses = append(h.Addresses, a)
+		}
+	}
+	for _, n := range o.Subnets {
+		if !slices.ContainsFunc(h.Subnets, func(m Subnet) bool { return m.Prefix == n.Prefix }) {
+			h.Subnets = append(h.Subnets, n)
 		}
 	}
 	h.Groups = appendNewFold(h.Groups, o.Groups...)

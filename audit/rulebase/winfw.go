@@ -3,8 +3,6 @@ package rulebase
 import (
 	"fmt"
 	"io"
-	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/rpcspan/rpcspan/audit"
@@ -22,9 +20,12 @@ import (
 // wins over any allow rule whatever their order, and what no allow rule
 // admits is blocked. The base therefore has one chain per hook ("input"
 // and "forward", so that it applies whichever hook the audit evaluates):
-// every block rule, then every allow rule, then policy drop. span returns
-// the host's dynamic range for a protocol ("tcp" or "udp"); the local-port
-// keyword RPC resolves to it, RPC-EPMap to 135.
+// every block rule, then every allow rule, then policy drop. The
+// local-port keyword RPC resolves to the host's dynamic range (host.Span),
+// RPC-EPMap to 135, and the address keyword LocalSubnet to the host's
+// subnets (host.Subnets). A rule whose keyword stands for different
+// values per address family (two dynamic ranges, or subnets captured for
+// IPv4 but not IPv6) becomes one rule per family.
 //
 // netsh translates its labels and some values. Blocks are found by their
 // line of dashes and read by position, never by label: after the line of
@@ -35,9 +36,11 @@ import (
 // user and computer groups, and last Action. Description is told apart by
 // the values of Enabled and Direction. A value the reader does not know
 // in any language (a yes, a direction, a profile, an action) makes the
-// rule an unknown match rather than a guess; so do LocalSubnet and the
-// other address keywords that depend on the host's network, security
-// (IPsec) requirements and user or computer groups.
+// rule an unknown match rather than a guess; so do the address keywords
+// that depend on the host's network other than LocalSubnet (DNS, DHCP,
+// WINS, DefaultGateway, Intranet, ...), LocalSubnet of a family whose
+// subnets the host does not tell, security (IPsec) requirements and user
+// or computer groups.
 //
 // A Program or Service condition is an unknown match too. A rule limited
 // to a program or service admits only traffic to sockets owned by that
@@ -55,7 +58,7 @@ import (
 // command, and a rule of a Get-NetFirewallRule capture without its
 // application and service filter blocks carries one that names the
 // PowerShell pipeline. Reports show these matches in the rule's text.
-func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string, family int) []audit.PortRange, profile string) (*Base, error) {
+func ParseNetshFirewall(r io.Reader, name, host string, info HostInfo, profile string) (*Base, error) {
 	profile = strings.ToLower(profile)
 	if profile == "" {
 		profile = "domain"
@@ -77,7 +80,7 @@ func ParseNetshFirewall(r io.Reader, name, host string, span func(proto string, 
 	}
 	var blocks, allows []*Rule
 	for _, w := range rules {
-		for _, rule := range w.rules(profile, span) {
+		for _, rule := range w.rules(profile, info) {
 			if rule.Verdict == Accept {
 				allows = append(allows, rule)
 			} else {
@@ -433,30 +436,23 @@ func psBlocks(text, name string) (rules []*fwRule, found bool) {
 }
 
 // rules returns w in the neutral model, none when w does not take part: a
-// disabled or outbound rule, or one of other profiles only. A rule with
-// the local-port keyword RPC becomes one rule per family when the host's
-// IPv4 and IPv6 spans differ.
-func (w *fwRule) rules(profile string, span func(string, int) []audit.PortRange) []*Rule {
-	spanOf := func(fam int) func(string) []audit.PortRange {
-		if span == nil {
-			return nil
-		}
-		return func(proto string) []audit.PortRange { return span(proto, fam) }
+// disabled or outbound rule, or one of other profiles only. A rule becomes
+// one rule per family when a keyword stands for different things per
+// family: the local-port keyword RPC when the host's IPv4 and IPv6 spans
+// differ, LocalSubnet when the host's subnets are known for one family
+// only (or for none: each family's unknown match then says what is
+// missing for it).
+func (w *fwRule) rules(profile string, host HostInfo) []*Rule {
+	if !w.perFamily(host) {
+		return nonNil(w.rule(profile, host, 0))
 	}
-	r := w.rule(profile, spanOf(4))
-	if r == nil || span == nil || !hasRPCKeyword(w.localPort) {
-		return nonNil(r)
+	r4 := w.rule(profile, host, 4)
+	if r4 == nil {
+		return nil
 	}
-	proto := "tcp"
-	if r.Proto == UDP {
-		proto = "udp"
-	}
-	if slices.Equal(span(proto, 4), span(proto, 6)) {
-		return []*Rule{r}
-	}
-	r6 := w.rule(profile, spanOf(6))
-	r.Family, r6.Family = 4, 6
-	return []*Rule{r, r6}
+	r6 := w.rule(profile, host, 6)
+	r4.Family, r6.Family = 4, 6
+	return []*Rule{r4, r6}
 }
 
 func nonNil(r *Rule) []*Rule {
@@ -466,19 +462,11 @@ func nonNil(r *Rule) []*Rule {
 	return []*Rule{r}
 }
 
-// hasRPCKeyword reports whether a LocalPort value holds the keyword RPC.
-func hasRPCKeyword(v string) bool {
-	for _, it := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(it), "rpc") {
-			return true
-		}
-	}
-	return false
-}
-
-// rule returns w in the neutral model with the local-port keyword RPC
-// resolved through span, nil when w does not take part.
-func (w *fwRule) rule(profile string, span func(string) []audit.PortRange) *Rule {
+// rule returns w in the neutral model, nil when w does not take part, for
+// the flows of family fam (4 or 6), or of both (0) when w reads the same
+// for both: the keyword RPC resolves to the host's span of fam (of IPv4
+// for 0, equal to that of IPv6 then), LocalSubnet to its subnets of fam.
+func (w *fwRule) rule(profile string, host HostInfo, fam int) *Rule {
 	r := &Rule{Pos: w.pos, Proto: AnyProto, Unknown: w.unknown}
 	r.Text = w.name + " [" + w.action + "]"
 	switch yesNo(w.enabled) {
@@ -518,16 +506,22 @@ func (w *fwRule) rule(profile string, span func(string) []audit.PortRange) *Rule
 		}
 	}
 	var ok bool
-	if r.Dst, ok = fwAddrs(w.localIP); !ok {
-		r.Unknown = append(r.Unknown, "localip="+w.localIP)
+	var why string
+	if r.Dst, why, ok = fwAddrs(w.localIP, fam, host); !ok {
+		r.Unknown = append(r.Unknown, unknownAddrs("localip", w.localIP, why))
 	}
-	if r.Src, ok = fwAddrs(w.remoteIP); !ok {
-		r.Unknown = append(r.Unknown, "remoteip="+w.remoteIP)
+	if r.Src, why, ok = fwAddrs(w.remoteIP, fam, host); !ok {
+		r.Unknown = append(r.Unknown, unknownAddrs("remoteip", w.remoteIP, why))
 	}
 	if r.Proto == TCP || r.Proto == UDP {
 		proto := "tcp"
 		if r.Proto == UDP {
 			proto = "udp"
+		}
+		var span func(string) []audit.PortRange
+		if host.Span != nil {
+			spanFam := max(fam, 4)
+			span = func(proto string) []audit.PortRange { return host.Span(proto, spanFam) }
 		}
 		if r.DPorts, ok = fwPorts(w.localPort, proto, span); !ok {
 			r.Unknown = append(r.Unknown, "localport="+w.localPort)
@@ -659,92 +653,4 @@ func protoWord(s string) Proto {
 func isNum(s string) bool {
 	s = strings.TrimSpace(s)
 	return s != "" && strings.Trim(s, "0123456789") == ""
-}
-
-// fwAddrs reads a LocalIP or RemoteIP value: any, or a comma list of
-// addresses, prefixes (length or netmask) and ranges. ok is false for
-// keywords that depend on the host's network (LocalSubnet, DNS,
-// DefaultGateway, Intranet, ...); set is nil for any.
-func fwAddrs(v string) (set *AddrSet, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" || fwAny[strings.ToLower(v)] {
-		return nil, true
-	}
-	var s AddrSet
-	for _, it := range strings.Split(v, ",") {
-		it = strings.TrimSpace(it)
-		if lo, hi, isRange := strings.Cut(it, "-"); isRange {
-			a, err1 := netip.ParseAddr(strings.TrimSpace(lo))
-			b, err2 := netip.ParseAddr(strings.TrimSpace(hi))
-			if err1 != nil || err2 != nil || a.BitLen() != b.BitLen() || b.Less(a) {
-				return nil, false
-			}
-			s = *s.Union(rangeSet(a.Unmap().WithZone(""), b.Unmap().WithZone("")))
-			continue
-		}
-		p, ok := parseAddrOrPrefix(it)
-		if !ok {
-			return nil, false
-		}
-		s = *s.Union(NewAddrSet(p))
-	}
-	return &s, true
-}
-
-// fwPorts reads a LocalPort value: any, or a comma list of ports, ranges
-// and the keywords RPC (the host's dynamic range for proto) and RPC-EPMap
-// (135). ok is false for other keywords (IPHTTPS, Teredo, ...) and for
-// RPC when the span is not known.
-func fwPorts(v, proto string, span func(string) []audit.PortRange) (*PortSet, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" || fwAny[strings.ToLower(v)] {
-		return nil, true
-	}
-	var rs []audit.PortRange
-	for _, it := range strings.Split(v, ",") {
-		it = strings.TrimSpace(it)
-		switch strings.ToLower(it) {
-		case "rpc":
-			var sp []audit.PortRange
-			if span != nil {
-				sp = span(proto)
-			}
-			if len(sp) == 0 {
-				return nil, false
-			}
-			rs = append(rs, sp...)
-			continue
-		case "rpc-epmap", "rpcepmap":
-			rs = append(rs, audit.PortRange{First: 135, Last: 135})
-			continue
-		}
-		a, b, isRange := strings.Cut(it, "-")
-		first, err := portNum(a)
-		if err != nil {
-			return nil, false
-		}
-		last := first
-		if isRange {
-			if last, err = portNum(b); err != nil || last < first {
-				return nil, false
-			}
-		}
-		rs = append(rs, audit.PortRange{First: first, Last: last})
-	}
-	return NewPortSet(rs...), true
-}
-
-func portNum(s string) (uint16, error) {
-	s = strings.TrimSpace(s)
-	if !isNum(s) || len(s) > 5 {
-		return 0, fmt.Errorf("port %q: not a number", s)
-	}
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	if n > 65535 {
-		return 0, fmt.Errorf("port %q: out of range", s)
-	}
-	return uint16(n), nil
 }

@@ -96,7 +96,7 @@ func TestNetshUnlistedLanguage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testSpan, "")
+			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, "")
 			if err != nil {
 				t.Fatalf("ParseNetshFirewall() error = %v", err)
 			}

@@ -17,7 +17,7 @@ func parseFW(t *testing.T, file, profile string) *Base {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	b, err := ParseNetshFirewall(f, file, "srv", testSpan, profile)
+	b, err := ParseNetshFirewall(f, file, "srv", testHost, profile)
 	if err != nil {
 		t.Fatalf("ParseNetshFirewall(%s) error = %v", file, err)
 	}
@@ -118,7 +118,7 @@ func TestNetshProgramServiceVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testSpan, "")
+			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, "")
 			if err != nil {
 				t.Fatalf("ParseNetshFirewall() error = %v", err)
 			}
@@ -136,7 +136,7 @@ func TestNetshProgramServiceVerdicts(t *testing.T) {
 // what was not evaluated and how to capture it.
 func TestNetshUnknownInRuleText(t *testing.T) {
 	b, err := ParseNetshFirewall(strings.NewReader(netshPlainRule("rpc", "Yes", "In", "Any", "Any", "Any", "TCP", "135", "Allow")+
-		netshRule("web", "Yes", "In", "Any", "Any", "Any", "TCP", "80", "Allow")), "fw.txt", "srv", testSpan, "")
+		netshRule("web", "Yes", "In", "Any", "Any", "Any", "TCP", "80", "Allow")), "fw.txt", "srv", testHost, "")
 	if err != nil {
 		t.Fatalf("ParseNetshFirewall() error = %v", err)
 	}

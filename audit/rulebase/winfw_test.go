@@ -68,7 +68,7 @@ func TestNetshRPCPerFamily(t *testing.T) {
 		}
 		return []audit.PortRange{{First: 50000, Last: 50999}}
 	}
-	b, err := ParseNetshFirewall(strings.NewReader(in), "fw.txt", "srv", span, "")
+	b, err := ParseNetshFirewall(strings.NewReader(in), "fw.txt", "srv", HostInfo{Span: span}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestNetshSemantics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testSpan, tt.profile)
+			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, tt.profile)
 			if err != nil {
 				t.Fatalf("ParseNetshFirewall() error = %v", err)
 			}
@@ -210,7 +210,7 @@ func TestNetshUTF16(t *testing.T) {
 	for _, c := range u {
 		data = append(data, byte(c), byte(c>>8))
 	}
-	b, err := ParseNetshFirewall(strings.NewReader(string(data)), "fw.txt", "srv", testSpan, "")
+	b, err := ParseNetshFirewall(strings.NewReader(string(data)), "fw.txt", "srv", testHost, "")
 	if err != nil {
 		t.Fatalf("ParseNetshFirewall(UTF-16LE) error = %v", err)
 	}
@@ -226,13 +226,13 @@ func TestNetshErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testSpan, tt.profile)
+			_, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, tt.profile)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("ParseNetshFirewall(%q) error = %v, want %q", tt.in, err, tt.want)
 			}
 		})
 	}
-	b, err := ParseNetshFirewall(strings.NewReader("\nNo rules match the specified criteria.\n"), "fw.txt", "srv", testSpan, "")
+	b, err := ParseNetshFirewall(strings.NewReader("\nNo rules match the specified criteria.\n"), "fw.txt", "srv", testHost, "")
 	if err != nil || len(b.Chains[0].Rules) != 0 {
 		t.Errorf("ParseNetshFirewall(no rules) = %v, %v, want an empty base", b, err)
 	}
@@ -261,7 +261,7 @@ func TestNetshCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			b, err := ParseNetshFirewall(f, tt.file, "srv", testSpan, "")
+			b, err := ParseNetshFirewall(f, tt.file, "srv", testHost, "")
 			if err != nil {
 				t.Fatalf("ParseNetshFirewall(%s) error = %v", tt.file, err)
 			}
@@ -286,8 +286,11 @@ func FuzzParseNetshFirewall(f *testing.F) {
 	}
 	f.Add(netshRule("x", "Ja", "Eingehend", "Domäne", "LocalSubnet", "10.0.0.1-10.0.0.9", "TCP", "RPC,5000-5010", "Blockieren"))
 	f.Add(netshPlainRule("x", "Ja", "Eingehend", "Domäne", "LocalSubnet", "10.0.0.1-10.0.0.9", "TCP", "RPC,5000-5010", "Blockieren"))
+	f.Add(netshRule("x", "Yes", "In", "Any", "LocalSubnet4", "localsubnet,10.9.0.0/16,fd00::/8", "TCP", "RPC", "Allow"))
+	f.Add(netshRule("x", "Yes", "In", "Any", "Any", "LocalSubnet6,DNS", "UDP", "Any", "Block"))
 	f.Fuzz(func(t *testing.T, in string) {
-		b, err := ParseNetshFirewall(strings.NewReader(in), "fuzz", "srv", testSpan, "")
+		// v4Host: LocalSubnet is exact for IPv4 and unknown for IPv6.
+		b, err := ParseNetshFirewall(strings.NewReader(in), "fuzz", "srv", v4Host, "")
 		if err != nil {
 			return
 		}

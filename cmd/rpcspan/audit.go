@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -247,22 +248,34 @@ func palette(c *cli.Context) (report.Palette, error) {
 
 // readHostFirewalls reads the Windows Firewall rules found in each host's
 // captures as that host's own rule base, for the profile given; the RPC
-// local-port keyword resolves to the host's span.
+// local-port keyword resolves to the host's span, the address keyword
+// LocalSubnet to the subnets its captures (ipconfig) show, per family.
 func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, error) {
 	if p := strings.ToLower(profile); p != "domain" && p != "private" && p != "public" {
 		return nil, usageError("--profile: %q: want domain, private or public", profile)
 	}
 	var bases []*rulebase.Base
 	for _, h := range est.Hosts() {
-		span := func(proto string, family int) []audit.PortRange {
-			return est.Span(h, audit.Key(proto+strconv.Itoa(family))).Ports
+		if len(h.FirewallCaptures) == 0 {
+			continue
+		}
+		subnets := map[int][]netip.Prefix{4: h.SubnetList(4), 6: h.SubnetList(6)}
+		info := rulebase.HostInfo{
+			Span: func(proto string, family int) []audit.PortRange {
+				return est.Span(h, audit.Key(proto+strconv.Itoa(family))).Ports
+			},
+			// A family without a subnet was not captured: ipconfig
+			// shows a mask for every IPv4 address and no IPv6 prefix.
+			Subnets: func(family int) ([]netip.Prefix, bool) {
+				return subnets[family], len(subnets[family]) > 0
+			},
 		}
 		for _, f := range h.FirewallCaptures {
 			fh, err := os.Open(f)
 			if err != nil {
 				return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading %s: %w", f, err)}
 			}
-			b, err := rulebase.ParseNetshFirewall(fh, f, h.Name, span, profile)
+			b, err := rulebase.ParseNetshFirewall(fh, f, h.Name, info, profile)
 			fh.Close()
 			if err != nil {
 				// The host is then not evaluated; the others are.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -333,5 +334,59 @@ func TestAuditHostFirewall(t *testing.T) {
 	}
 	if r := runBinary(t, "", "audit", "--profile", "home", "testdata/winfw"); r.code != 2 {
 		t.Errorf("--profile home: exit %d, want 2", r.code)
+	}
+}
+
+// TestAuditHostFirewallLocalSubnet: DC01's rules admit RemoteIP
+// LocalSubnet, and its ipconfig capture shows 10.1.0.10 with mask
+// 255.255.255.0. Flows from 10.1.0.0/24 are allowed, flows from outside
+// are a rule-gap, and only IPv6 flows, whose prefixes ipconfig does not
+// show, are rule-unknown.
+func TestAuditHostFirewallLocalSubnet(t *testing.T) {
+	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json",
+		"--host", "APP09=10.9.0.5,fd00:9::5", "--host", "APP10=10.1.0.77", "--host", "DC01=fd00:10:1::10", "testdata/winfw")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	type decided struct {
+		Family       int      `json:"family"`
+		Sources      []string `json:"sources"`
+		NotEvaluated []string `json:"not_evaluated"`
+	}
+	var rep struct {
+		Findings []struct {
+			ID, Host string
+			Detail   struct {
+				Decided []decided `json:"decided"`
+			} `json:"detail"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{} // "ID family" -> sources
+	for _, f := range rep.Findings {
+		if f.Host != "DC01" {
+			continue
+		}
+		for _, d := range f.Detail.Decided {
+			k := f.ID + " IPv" + strconv.Itoa(d.Family)
+			got[k] = append(got[k], d.Sources...)
+			if f.ID == audit.IDRuleUnknown && !slices.Equal(d.NotEvaluated, []string{"remoteip=LocalSubnet: the host's IPv6 prefixes were not captured"}) {
+				t.Errorf("DC01 rule-unknown not evaluated = %q, want the IPv6 prefixes", d.NotEvaluated)
+			}
+		}
+	}
+	for k := range got {
+		slices.Sort(got[k])
+		got[k] = slices.Compact(got[k])
+	}
+	want := map[string][]string{
+		// 10.1.0.11 (DC02) and 10.1.0.77 (APP10) are in 10.1.0.0/24.
+		audit.IDRuleGap + " IPv4":     {"10.9.0.5/32"},
+		audit.IDRuleUnknown + " IPv6": {"fd00:10:1::10/128", "fd00:9::5/128"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DC01 findings by id and family mismatch (-want +got):\n%s", diff)
 	}
 }
