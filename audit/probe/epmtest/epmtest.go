@@ -75,7 +75,8 @@ const (
 	BindNak
 	// NotRPC answers like a web server.
 	NotRPC
-	// CloseAfterBind closes the connection after the bind_ack.
+	// CloseAfterBind closes the connection after the bind_ack, once the
+	// first request has arrived.
 	CloseAfterBind
 )
 
@@ -198,7 +199,13 @@ func (s *Server) handle(c net.Conn) {
 		c.Write(ack[:len(ack)/2])
 		return
 	}
-	if _, err := c.Write(bindAck(callID)); err != nil || s.Mode == CloseAfterBind {
+	if _, err := c.Write(bindAck(callID)); err != nil {
+		return
+	}
+	if s.Mode == CloseAfterBind {
+		// Take the request first: closing with it unread would send a
+		// reset, and the client would see that instead of the close.
+		readPDU(c)
 		return
 	}
 	next := 0 // index of the next entry to send
