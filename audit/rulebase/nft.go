@@ -405,6 +405,17 @@ func nftPorts(els []string) (*PortSet, bool) {
 	return NewPortSet(rs...), true
 }
 
+// operand reads what follows a match's field at toks[i]: an optional
+// "!=" (neg) or "==", then the value as value reads it.
+func (p *nftParser) operand(toks []string, i int) (neg bool, els []string, named *nftSetVal, isNamed bool, next int) {
+	if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
+		neg = toks[i] == "!="
+		i++
+	}
+	els, named, isNamed, next = p.value(toks, i)
+	return neg, els, named, isNamed, next
+}
+
 // value reads a match value at toks[i]: a literal, a list "a,b" (ct
 // state), an anonymous set "{ ... }" or a named set "@name". It returns
 // the elements (nil for a named set), the named set and the next index.
@@ -460,12 +471,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 				unknown(strings.Join(toks[i-2:], " "))
 				return nftVerdictTail(r, toks)
 			}
-			neg := false
-			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
-				neg = toks[i] == "!="
-				i++
-			}
-			els, named, isNamed, next := p.value(toks, i)
+			neg, els, named, isNamed, next := p.operand(toks, i)
 			i = next
 			var set *AddrSet
 			ok := true
@@ -496,12 +502,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 			}
 			field := toks[i+1]
 			i += 2
-			neg := false
-			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
-				neg = toks[i] == "!="
-				i++
-			}
-			els, named, isNamed, next := p.value(toks, i)
+			neg, els, named, isNamed, next := p.operand(toks, i)
 			i = next
 			if field == "sport" {
 				unknown(t + " sport")
@@ -535,12 +536,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 				setFam(6)
 			}
 			i += 2
-			neg := false
-			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
-				neg = toks[i] == "!="
-				i++
-			}
-			els, _, isNamed, next := p.value(toks, i)
+			neg, els, _, isNamed, next := p.operand(toks, i)
 			i = next
 			if isNamed {
 				unknown(t + " " + field)
@@ -574,12 +570,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 			r.Proto &= pr
 		case t == "ct" && i+1 < len(toks) && toks[i+1] == "state":
 			i += 2
-			neg := false
-			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
-				neg = toks[i] == "!="
-				i++
-			}
-			els, _, isNamed, next := p.value(toks, i)
+			neg, els, _, isNamed, next := p.operand(toks, i)
 			i = next
 			if isNamed {
 				unknown("ct state")
@@ -629,12 +620,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 			}
 			field := toks[i]
 			i++
-			neg := false
-			if i < len(toks) && (toks[i] == "!=" || toks[i] == "==") {
-				neg = toks[i] == "!="
-				i++
-			}
-			els, _, isNamed, next := p.value(toks, i)
+			neg, els, _, isNamed, next := p.operand(toks, i)
 			i = next
 			switch {
 			case !isNamed && len(els) == 1 && strings.Trim(els[0], `"`) == "lo" && !neg:

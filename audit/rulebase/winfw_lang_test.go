@@ -96,14 +96,8 @@ func TestNetshUnlistedLanguage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, "")
-			if err != nil {
-				t.Fatalf("ParseNetshFirewall() error = %v", err)
-			}
-			f := flow(t, "tcp 10.0.0.0/24 10.1.0.5 135")
-			parts := EvaluateBase(b, "input", f)
-			checkPartition(t, parts, f)
-			if diff := cmp.Diff([]string{"unknown 10.0.0.0/24 10.1.0.5/32 135 @1"}, summary(parts)); diff != "" {
+			got := evalNetsh(t, tt.in, "tcp 10.0.0.0/24 10.1.0.5 135")
+			if diff := cmp.Diff([]string{"unknown 10.0.0.0/24 10.1.0.5/32 135 @1"}, got); diff != "" {
 				t.Errorf("EvaluateBase(%q) mismatch (-want +got):\n%s", tt.in, diff)
 			}
 		})

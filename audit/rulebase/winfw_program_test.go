@@ -118,14 +118,7 @@ func TestNetshProgramServiceVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseNetshFirewall(strings.NewReader(tt.in), "fw.txt", "srv", testHost, "")
-			if err != nil {
-				t.Fatalf("ParseNetshFirewall() error = %v", err)
-			}
-			f := flow(t, "tcp 10.0.0.0/24 10.1.0.5 135")
-			parts := EvaluateBase(b, "input", f)
-			checkPartition(t, parts, f)
-			if diff := cmp.Diff(tt.want, summary(parts)); diff != "" {
+			if diff := cmp.Diff(tt.want, evalNetsh(t, tt.in, "tcp 10.0.0.0/24 10.1.0.5 135")); diff != "" {
 				t.Errorf("EvaluateBase() mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -174,4 +167,19 @@ func TestNetshWordListsDisjoint(t *testing.T) {
 			t.Errorf("profile word %q is also an any word", w)
 		}
 	}
+}
+
+// evalNetsh reads netsh text as srv's rule base and returns what it does
+// with the flow fl on the input hook, as summary lines, after checking
+// that the parts make up the flow.
+func evalNetsh(t *testing.T, in, fl string) []string {
+	t.Helper()
+	b, err := ParseNetshFirewall(strings.NewReader(in), "fw.txt", "srv", testHost, "")
+	if err != nil {
+		t.Fatalf("ParseNetshFirewall() error = %v", err)
+	}
+	f := flow(t, fl)
+	parts := EvaluateBase(b, "input", f)
+	checkPartition(t, parts, f)
+	return summary(parts)
 }
