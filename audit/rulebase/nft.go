@@ -109,6 +109,25 @@ func cutText(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// l4Protos returns the protocols an l4proto match (ip protocol, ip6
+// nexthdr, meta l4proto) of the names or numbers ws admits, negated when
+// neg.
+func l4Protos(ws []string, neg bool) Proto {
+	var pr Proto
+	for _, e := range ws {
+		switch e {
+		case "tcp", "6":
+			pr |= TCP
+		case "udp", "17":
+			pr |= UDP
+		}
+	}
+	if neg {
+		pr = AnyProto &^ pr
+	}
+	return pr
+}
+
 // nftIface are the interface matches; only the loopback interface is
 // evaluated.
 var nftIface = map[string]bool{"iif": true, "iifname": true, "oif": true, "oifname": true}
@@ -555,19 +574,7 @@ func (p *nftParser) rule(toks []string) *Rule {
 				}
 				continue
 			}
-			var pr Proto
-			for _, e := range els {
-				switch e {
-				case "tcp", "6":
-					pr |= TCP
-				case "udp", "17":
-					pr |= UDP
-				}
-			}
-			if neg {
-				pr = AnyProto &^ pr
-			}
-			r.Proto &= pr
+			r.Proto &= l4Protos(els, neg)
 		case t == "ct" && i+1 < len(toks) && toks[i+1] == "state":
 			i += 2
 			neg, els, _, isNamed, next := p.operand(toks, i)

@@ -755,19 +755,7 @@ func (p *nftjParser) l4proto(r *Rule, op string, neg bool, right any, unknown fu
 		unknown()
 		return
 	}
-	var pr Proto
-	for _, e := range w {
-		switch e {
-		case "tcp", "6":
-			pr |= TCP
-		case "udp", "17":
-			pr |= UDP
-		}
-	}
-	if neg {
-		pr = AnyProto &^ pr
-	}
-	r.Proto &= pr
+	r.Proto &= l4Protos(w, neg)
 }
 
 // jCompare returns the ports for "dport < N" and the like.
