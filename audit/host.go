@@ -192,6 +192,42 @@ type RPCInternet struct {
 	UseInternetPorts       Flag
 }
 
+// FirewallCapture is one listing of a host's Windows Firewall rules: a
+// file of its own, or lines held in a larger file, such as the
+// "firewall_rules" of collector JSON.
+type FirewallCapture struct {
+	// Src is the file; Line is 0 for a file of its own, else the line
+	// of the file where the listing starts.
+	Src Source
+	// Text is the listing held in a larger file, lines ending in "\n";
+	// "" means the listing is the whole file Src.File.
+	Text string
+	// Lines maps the lines of Text to lines of Src.File: line n of Text
+	// (1-based) is line Lines[n-1] of the file, since JSON may put
+	// several of them on one line (compressed output, a string holding
+	// line ends).
+	Lines []int
+}
+
+// FileLine returns the line of Src.File holding line n (1-based) of the
+// listing: n itself for a file of its own, Src.Line for an n that Lines
+// does not map.
+func (c FirewallCapture) FileLine(n int) int {
+	switch {
+	case c.Text == "":
+		return n
+	case n >= 1 && n <= len(c.Lines):
+		return c.Lines[n-1]
+	}
+	return c.Src.Line
+}
+
+// Same reports whether c and o are the same listing; Lines follows from
+// Src and Text.
+func (c FirewallCapture) Same(o FirewallCapture) bool {
+	return c.Src == o.Src && c.Text == o.Text
+}
+
 // Host is one server of the estate and everything known about it.
 type Host struct {
 	Name      string // as first written; compared case-insensitively
@@ -209,10 +245,10 @@ type Host struct {
 	// prefix length, so IPv6 subnets are never known from it). No report
 	// shows them, so SourceList leaves their sources out.
 	Subnets []Subnet
-	// FirewallCaptures are the files holding the host's own Windows
+	// FirewallCaptures are the listings of the host's own Windows
 	// Firewall rules (netsh advfirewall, Get-NetFirewallRule), read by
 	// package rulebase when the audit evaluates rule bases.
-	FirewallCaptures []string
+	FirewallCaptures []FirewallCapture
 	// PreVista is where a capture showed that netsh on the host has no
 	// "int ipv4 show dynamicport" command, as on Windows Server 2003 and
 	// older; zero when no capture said so.
@@ -321,7 +357,7 @@ func (h *Host) Merge(o *Host) {
 	}
 	h.Captures = append(h.Captures, o.Captures...)
 	for _, f := range o.FirewallCaptures {
-		if !slices.Contains(h.FirewallCaptures, f) {
+		if !slices.ContainsFunc(h.FirewallCaptures, f.Same) {
 			h.FirewallCaptures = append(h.FirewallCaptures, f)
 		}
 	}

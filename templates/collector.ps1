@@ -8,9 +8,13 @@
     (ephemeral) port range of TCP and UDP over IPv4 and IPv6 ("netsh int ipv4
     show dynamicport tcp" and the other three); the excluded port ranges
     ("netsh int ipv4 show excludedportrange protocol=tcp" and the other
-    three); and the RPC port restriction under
+    three); the RPC port restriction under
     HKLM\SOFTWARE\Microsoft\Rpc\Internet (Ports, PortsInternetAvailable,
-    UseInternetPorts, and the registry type Ports was written with).
+    UseInternetPorts, and the registry type Ports was written with); and,
+    unless -NoFirewall is given, the inbound Windows Firewall rules as
+    "netsh advfirewall firewall show rule name=all dir=in verbose" lists
+    them, one string per line, which rpcspan audits as the server's own
+    rule base.
 
     The script only reads: it changes nothing on the server and needs no
     module. Whatever it cannot read is listed under "errors" and the rest is
@@ -27,6 +31,12 @@
     Write the JSON to this file, encoded as UTF-8, instead of to standard
     output.
 
+.PARAMETER NoFirewall
+    Leave the Windows Firewall rules out. They are most of the output:
+    netsh lists every inbound rule, enabled or not, in 10 to 20 lines, so
+    a few hundred rules make a few hundred kilobytes per server. Without
+    them rpcspan cannot check the server's own firewall, only its ports.
+
 .EXAMPLE
     .\collector.ps1 > DC01.json
 
@@ -40,6 +50,13 @@
     JSON object; estate.json holds them one after another, which rpcspan
     reads as it is. Servers that cannot be reached are reported by
     Invoke-Command on the console and are missing from the file.
+
+.EXAMPLE
+    Invoke-Command -ComputerName (Get-Content servers.txt) -ScriptBlock { param($Text) & ([scriptblock]::Create($Text)) -NoFirewall } -ArgumentList (Get-Content .\collector.ps1 | Out-String) > estate.json
+
+    The fan-out above without the firewall rules. Invoke-Command -FilePath
+    passes arguments by position only, which a switch does not take, so
+    the script travels as text and runs as a script block.
 
 .EXAMPLE
     .\collector.ps1 -OutFile "\\fileserver\rpcspan\$env:COMPUTERNAME.json"
@@ -59,15 +76,17 @@
     Invoke-Command -FilePath is not subject to the remote execution policy.
 
     The JSON keys are: rpcspan_collector (format version, 1), host, fqdn, os,
-    addresses, dynamic, excluded, rpc_internet and errors. A key of dynamic
-    or excluded is null when netsh could not be read for it; the reason is
-    in errors.
+    addresses, dynamic, excluded, rpc_internet, errors and firewall_rules
+    (left out with -NoFirewall). A key of dynamic or excluded, or
+    firewall_rules, is null when netsh could not be read for it; the reason
+    is in errors.
 
     Printed by "rpcspan collector"; do not edit, print it again instead.
 #>
 [CmdletBinding()]
 param(
-    [string]$OutFile
+    [string]$OutFile,
+    [switch]$NoFirewall
 )
 
 # Errors of cmdlets must reach the catch blocks below rather than scroll by.
@@ -128,12 +147,17 @@ function Get-Instance {
 # Invoke-Netsh runs netsh and returns its output lines. netsh reports most
 # failures on standard output with exit code 1; standard error is folded in
 # so that its text reaches the error list too, under 'Continue' so that
-# Windows PowerShell does not turn it into a terminating error.
+# Windows PowerShell does not turn it into a terminating error. Output that
+# contains NothingText (what netsh prints, with exit code 1, when there is
+# nothing to list) is returned rather than thrown.
 function Invoke-Netsh {
-    param([string[]]$Arguments)
+    param([string[]]$Arguments, [string]$NothingText)
     $ErrorActionPreference = 'Continue'
     $lines = @(& netsh.exe @Arguments 2>&1 | ForEach-Object { [string]$_ })
     if ($LASTEXITCODE -ne 0) {
+        if ($NothingText -and ($lines -join ' ').Contains($NothingText)) {
+            return $lines
+        }
         throw ('exit code ' + $LASTEXITCODE + ': ' + (Get-OneLine ($lines -join ' ')))
     }
     return $lines
@@ -202,6 +226,24 @@ function Get-ExcludedPortRanges {
         throw ('no port exclusion table in the output: ' + (Get-OneLine ($lines -join ' ')))
     }
     return ,$ranges
+}
+
+# Get-FirewallRuleLines returns the inbound Windows Firewall rules as
+# "netsh advfirewall firewall show rule name=all dir=in verbose" prints
+# them, one string per line, unchanged: rpcspan reads the blocks by
+# position, whatever the display language. Only verbose shows the Program
+# and Service conditions that limit a rule to one process. Without any
+# inbound rule netsh exits with 1 and "No rules match the specified
+# criteria.", which rpcspan reads as no rules; in another language that
+# message is reported as an error, as is any other failure (the Windows
+# Firewall service stopped, say).
+function Get-FirewallRuleLines {
+    $lines = @(Invoke-Netsh @('advfirewall', 'firewall', 'show', 'rule', 'name=all', 'dir=in', 'verbose') 'No rules match')
+    $list = New-List
+    foreach ($line in $lines) {
+        [void]$list.Add([string]$line)
+    }
+    return ,$list
 }
 
 # Test-ServerAddress tells whether an address can be a server's address in
@@ -292,9 +334,17 @@ function Get-PortsStrings {
 }
 
 # Format-JsonString and ConvertTo-CollectorJson write JSON on Windows
-# PowerShell 2.0, which has no ConvertTo-Json.
+# PowerShell 2.0, which has no ConvertTo-Json. Quotes, backslashes and
+# control characters (a tab in a firewall rule's description, say) are
+# escaped as JSON requires; so is everything outside ASCII, each UTF-16
+# unit as \uXXXX, so that the JSON survives a console code page when the
+# output is redirected from cmd.exe. Most strings need no escape and are
+# taken whole: the firewall rules are thousands of them.
 function Format-JsonString {
     param([string]$Text)
+    if ($Text -cnotmatch '[\x00-\x1f\x22\x5c\x7f-\uffff]') {
+        return '"' + $Text + '"'
+    }
     $sb = New-Object System.Text.StringBuilder
     [void]$sb.Append('"')
     foreach ($ch in $Text.ToCharArray()) {
@@ -303,7 +353,13 @@ function Format-JsonString {
             [void]$sb.Append('\"')
         } elseif ($code -eq 92) {
             [void]$sb.Append('\\')
-        } elseif ($code -lt 32) {
+        } elseif ($code -eq 9) {
+            [void]$sb.Append('\t')
+        } elseif ($code -eq 10) {
+            [void]$sb.Append('\n')
+        } elseif ($code -eq 13) {
+            [void]$sb.Append('\r')
+        } elseif ($code -lt 32 -or $code -gt 126) {
             [void]$sb.Append(('\u{0:x4}' -f $code))
         } else {
             [void]$sb.Append($ch)
@@ -435,6 +491,17 @@ foreach ($key in @('tcp4', 'udp4', 'tcp6', 'udp6')) {
     }
 }
 
+# The inbound Windows Firewall rules, unless -NoFirewall leaves them out.
+# null when netsh could not list them; the reason is in errors.
+$firewall = $null
+if (-not $NoFirewall) {
+    try {
+        $firewall = Get-FirewallRuleLines
+    } catch {
+        Add-Gap 'netsh advfirewall firewall show rule name=all dir=in verbose' $_
+    }
+}
+
 # The RPC port restriction (KB154596). Every key is written, null when the
 # value is absent, so that an absent value and an empty one differ.
 $rpc = New-Map
@@ -476,6 +543,10 @@ $report['dynamic'] = $dynamic
 $report['excluded'] = $excluded
 $report['rpc_internet'] = $rpc
 $report['errors'] = $gaps
+# Last, after the short keys: the listing runs to thousands of lines.
+if (-not $NoFirewall) {
+    $report['firewall_rules'] = $firewall
+}
 
 if (Get-Command ConvertTo-Json -ErrorAction SilentlyContinue) {
     # -Depth matters: Windows PowerShell's default of 2 silently turns the

@@ -1,11 +1,14 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // psScan is what the test tokenizer makes of a PowerShell script: the code
@@ -143,7 +146,7 @@ func TestCollectorHelp(t *testing.T) {
 	}
 	help := Collector[:end]
 	for _, want := range []string{
-		".SYNOPSIS", ".DESCRIPTION", ".PARAMETER OutFile", ".EXAMPLE", ".NOTES",
+		".SYNOPSIS", ".DESCRIPTION", ".PARAMETER OutFile", ".PARAMETER NoFirewall", ".EXAMPLE", ".NOTES",
 		"Invoke-Command -ComputerName (Get-Content servers.txt) -FilePath",
 		"UTF-16LE", "-Encoding utf8",
 	} {
@@ -201,6 +204,11 @@ var forbidden = []struct {
 	{regexp.MustCompile(`(?i)-AsArray\b`), "ConvertTo-Json -AsArray is PowerShell 7"},
 	{regexp.MustCompile(`(?i)\bJoin-String\b`), "Join-String is PowerShell 7"},
 	{regexp.MustCompile(`(?i)\$PSStyle\b`), "$PSStyle is PowerShell 7"},
+	{regexp.MustCompile(`(?i)\$Is(Windows|Linux|MacOS|CoreCLR)\b`), "$IsWindows and its kin are PowerShell 6"},
+	{regexp.MustCompile(`(?i)-EscapeHandling\b`), "ConvertTo-Json -EscapeHandling is PowerShell 6.2"},
+	{regexp.MustCompile(`(?i)-AsHashtable\b`), "ConvertFrom-Json -AsHashtable is PowerShell 6"},
+	{regexp.MustCompile(`(?i)-AsByteStream\b`), "-AsByteStream is PowerShell 6"},
+	{regexp.MustCompile(`(?i)\butf8(No)?BOM\b`), "utf8BOM and utf8NoBOM encodings are PowerShell 6"},
 	{regexp.MustCompile(`(?i)\bclean\s*\{`), "clean blocks are PowerShell 7"},
 	{regexp.MustCompile(`(?i)\busing\s+(namespace|module)\b`), "using is PowerShell 5"},
 	{regexp.MustCompile(`(?im)^\s*class\s`), "classes are PowerShell 5"},
@@ -240,6 +248,11 @@ func TestPS2Violations(t *testing.T) {
 		{"$l.ForEach({ 1 })", 1},
 		{"[Text.StringBuilder]::new()", 1},
 		{"using namespace System", 1},
+		{"if ($IsWindows) {}", 1},
+		{"$x | ConvertTo-Json -EscapeHandling EscapeNonAscii", 1},
+		{"$s | ConvertFrom-Json -AsHashtable", 1},
+		{"Out-File x -Encoding utf8NoBOM", 1},
+		{"$a -cnotmatch '[\\x00-\\x1f]'; [switch]$NoFirewall", 0},
 		{"'a ?? b && c -in d' # e ? f", 0},
 		{"$a -join ','; $b -match 'x'; $c -is [int]", 0},
 		{"<# [ordered] #> $x = 1", 0},
@@ -316,6 +329,7 @@ func TestCollectorOutput(t *testing.T) {
 		"tcp4", "udp4", "tcp6", "udp6",
 		"start", "count", "end", "administered",
 		"present", "ports", "ports_type", "ports_internet_available", "use_internet_ports",
+		"firewall_rules",
 		"REG_MULTI_SZ", "REG_SZ",
 	}
 	for _, k := range keys {
@@ -356,5 +370,132 @@ func TestScanPS(t *testing.T) {
 				t.Errorf("scanPS(%q) = %q %q, want %q %q", tt.src, got.code, got.singles, tt.code, tt.singles)
 			}
 		})
+	}
+}
+
+// TestCollectorFirewall checks how the script gathers the firewall rules:
+// the read-only netsh listing with the verbose fields rpcspan needs, the
+// "nothing to list" text netsh exits 1 with, and the -NoFirewall switch
+// that leaves the key out.
+func TestCollectorFirewall(t *testing.T) {
+	s := scanPS(Collector)
+	if s.err != "" {
+		t.Fatalf("scanning collector.ps1: %s", s.err)
+	}
+	if !regexp.MustCompile(`(?is)\bparam\(\s*\[string\]\$OutFile,\s*\[switch\]\$NoFirewall\s*\)`).MatchString(s.code) {
+		t.Error("collector.ps1 has no [switch]$NoFirewall parameter after $OutFile")
+	}
+	args := []string{"advfirewall", "firewall", "show", "rule", "name=all", "dir=in", "verbose"}
+	if i := slices.Index(s.singles, args[0]); i < 0 || !slices.Equal(s.singles[i:min(i+len(args), len(s.singles))], args) {
+		t.Errorf("collector.ps1 does not run netsh %s", strings.Join(args, " "))
+	}
+	for _, want := range []string{"No rules match", "netsh advfirewall firewall show rule name=all dir=in verbose"} {
+		if !slices.Contains(s.singles, want) {
+			t.Errorf("collector.ps1 lacks '%s'", want)
+		}
+	}
+	// Every line that writes the key is guarded by the switch.
+	lines := strings.Split(s.code, "\n")
+	writes := 0
+	for i, l := range lines {
+		if !strings.Contains(l, "$report[''] = $firewall") {
+			continue
+		}
+		writes++
+		if i == 0 || !strings.Contains(lines[i-1], "if (-not $NoFirewall)") {
+			t.Errorf("collector.ps1:%d: firewall_rules written without the -NoFirewall check before it", i+1)
+		}
+	}
+	if writes != 1 {
+		t.Errorf("collector.ps1 writes $firewall into the report %d times, want once", writes)
+	}
+	// No other netsh verb than show: the script only reads.
+	for _, v := range s.singles {
+		if slices.Contains([]string{"set", "add", "delete", "reset", "import"}, strings.ToLower(v)) {
+			t.Errorf("collector.ps1 passes %q to a command; it must only read", v)
+		}
+	}
+}
+
+// psFormatJSONString runs the collector's Format-JsonString (the JSON
+// writer for Windows PowerShell 2.0) as the script has it: its pattern for
+// strings taken whole and its escapes are read from the script, so that a
+// change there is tested here. The string is walked in UTF-16 units, as
+// .NET's ToCharArray does.
+func psFormatJSONString(t *testing.T, text string) string {
+	t.Helper()
+	start := strings.Index(Collector, "function Format-JsonString {")
+	end := strings.Index(Collector[start:], "\n}\n")
+	if start < 0 || end < 0 {
+		t.Fatal("collector.ps1 has no function Format-JsonString")
+	}
+	body := Collector[start : start+end]
+	m := regexp.MustCompile(`\$Text -cnotmatch '([^']*)'`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("Format-JsonString has no -cnotmatch fast path")
+	}
+	// .NET's \uXXXX is Go's \x{XXXX}.
+	pattern := regexp.MustCompile(`\\u([0-9a-fA-F]{4})`).ReplaceAllString(m[1], `\x{$1}`)
+	special := regexp.MustCompile(pattern)
+	escapes := map[int]string{}
+	for _, e := range regexp.MustCompile(`\$code -eq (\d+)\) \{\s*\[void\]\$sb\.Append\('([^']*)'\)`).FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(e[1])
+		escapes[n] = e[2]
+	}
+	r := regexp.MustCompile(`\$code -lt (\d+) -or \$code -gt (\d+)\) \{\s*\[void\]\$sb\.Append\(\('\\u\{0:x4\}' -f \$code\)\)`).FindStringSubmatch(body)
+	if r == nil {
+		t.Fatal("Format-JsonString has no \\u escape for control characters and non-ASCII")
+	}
+	lt, _ := strconv.Atoi(r[1])
+	gt, _ := strconv.Atoi(r[2])
+	units := utf16.Encode([]rune(text))
+	whole := true
+	for _, u := range units {
+		// A surrogate becomes U+FFFD, which lies in the same class.
+		if special.MatchString(string(rune(u))) {
+			whole = false
+		}
+	}
+	if whole {
+		return `"` + text + `"`
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, u := range units {
+		code := int(u)
+		if e, ok := escapes[code]; ok {
+			b.WriteString(e)
+		} else if code < lt || code > gt {
+			fmt.Fprintf(&b, `\u%04x`, code)
+		} else {
+			b.WriteRune(rune(u))
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func TestCollectorFormatJSONString(t *testing.T) {
+	tests := []string{
+		"",
+		"Rule Name:                            RPC endpoint mapper",
+		`Program:                              C:\Windows\System32\svchost.exe`,
+		`Description:                          say "hi"	tab`,
+		"\x00\x01\b\f\n\r\x1f\x7f",
+		"Règle de pare-feu : activé ✓ 😀",
+		`\\server\share\"quoted"\`,
+	}
+	for _, in := range tests {
+		got := psFormatJSONString(t, in)
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || back != in {
+			t.Errorf("Format-JsonString(%q) = %s, which JSON reads as %q (%v)", in, got, back, err)
+		}
+		for _, c := range got {
+			if c < 0x20 || c > 0x7e {
+				t.Errorf("Format-JsonString(%q) = %s, not printable ASCII", in, got)
+				break
+			}
+		}
 	}
 }

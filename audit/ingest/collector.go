@@ -45,7 +45,10 @@ func IsCollectorJSON(text string) bool {
 // its line, and the rest is read. Each entry of the object's "errors" list
 // (what the script could not collect on that host) becomes a problem too,
 // its message starting with "collector: ", so that a gap in the collection
-// reaches the report instead of passing for a default. JSON that cannot be
+// reaches the report instead of passing for a default. The lines of
+// "firewall_rules" (netsh advfirewall's listing of the inbound rules)
+// become one Host.FirewallCaptures entry that keeps the line of each, for
+// package rulebase to read as the host's own rules. JSON that cannot be
 // parsed at all sets Result.Fatal.
 func ReadCollector(r io.Reader, file string) (*Result, error) {
 	b, err := readAll(r, file)
@@ -156,6 +159,8 @@ func (cr *collectorReader) object(o *jsonValue) {
 			cr.excluded(v)
 		case "rpc_internet":
 			cr.rpcInternet(v)
+		case "firewall_rules":
+			cr.firewallRules(v)
 		case "errors":
 			cr.errors(v)
 		default:
@@ -444,6 +449,47 @@ func (cr *collectorReader) rpcInternet(v *jsonValue) {
 	case anyValue:
 		cr.bad(present.line, "rpc_internet: values given although present is false; they are ignored")
 	}
+}
+
+// firewallRules records the host's inbound Windows Firewall rules, the
+// lines netsh advfirewall printed, for package rulebase to read. netsh's
+// listing is read by position, so a line that is not a string is not
+// skipped: the listing is then left out, as a missing line would shift
+// the fields after it. null means not collected (the "errors" list says
+// why); the key is absent when the script ran with -NoFirewall.
+func (cr *collectorReader) firewallRules(v *jsonValue) {
+	elems := cr.list(v, "firewall_rules")
+	if v.kind == jsonArray && len(elems) == 0 {
+		cr.bad(v.line, "firewall_rules: empty list, want the lines netsh printed; the host's firewall rules are left out")
+		return
+	}
+	var text strings.Builder
+	lines := make([]int, 0, len(elems))
+	ok := true
+	for i, e := range elems {
+		if e.kind != jsonString {
+			cr.bad(e.line, "firewall_rules[%d]: want a string, got %s; the host's firewall rules are left out", i, describe(e))
+			ok = false
+			continue
+		}
+		// One line per element as the script writes them; line ends
+		// inside one (a hand edit) still map to the element's line.
+		for l := range strings.SplitSeq(e.text, "\n") {
+			text.WriteString(strings.TrimRight(l, "\r"))
+			text.WriteByte('\n')
+			lines = append(lines, e.line)
+		}
+	}
+	if !ok || len(elems) == 0 {
+		return
+	}
+	if strings.TrimSpace(text.String()) == "" {
+		cr.bad(v.line, "firewall_rules: only empty lines, want the lines netsh printed; the host's firewall rules are left out")
+		return
+	}
+	cr.host.FirewallCaptures = append(cr.host.FirewallCaptures, audit.FirewallCapture{
+		Src: cr.src(elems[0].line), Text: text.String(), Lines: lines,
+	})
 }
 
 // errors turns what the script could not collect into problems.

@@ -2,8 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/rpcspan/rpcspan/audit"
+	"github.com/rpcspan/rpcspan/templates"
 )
 
 // collectorDir holds samples of the collector's output, written byte for
@@ -173,6 +177,7 @@ func TestReadCollectorSampleBytes(t *testing.T) {
 		{"dc01_ws2019_ps51.json", []byte{0xFF, 0xFE, '{', 0, '\r', 0, '\n', 0}, true},
 		{"fanout_3hosts_ps51.json", []byte{0xFF, 0xFE, '{', 0, '\r', 0, '\n', 0}, true},
 		{"fs02_errors_outfile_utf8.json", []byte{0xEF, 0xBB, 0xBF, '{', '\r', '\n'}, false},
+		{"fanout_firewall_ps51.json", []byte{0xFF, 0xFE, '{', 0, '\r', 0, '\n', 0}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -195,6 +200,73 @@ func TestReadCollectorSampleBytes(t *testing.T) {
 				t.Errorf("%s has line ends other than CRLF", tt.file)
 			}
 		})
+	}
+}
+
+// TestReadCollectorFirewallSample reads the firewall rules of a fan-out
+// sample: WEB01 in the layout of Windows PowerShell 5.1 (which escapes
+// <, >, & and ' as \u00XX), FS03 written by the script's own JSON writer
+// on Windows PowerShell 2.0 (everything outside ASCII escaped), PRN01 run
+// with -NoFirewall, and APP03 whose firewall service did not answer.
+func TestReadCollectorFirewallSample(t *testing.T) {
+	const file = "fanout_firewall_ps51.json"
+	r := Parse(readTestdata(t, "collector", file), file)
+	if r.Fatal != nil {
+		t.Fatalf("Parse(%s).Fatal = %v", file, r.Fatal)
+	}
+	// block returns the lines netsh prints for one verbose rule.
+	block := func(name, desc, grouping string) []string {
+		pad := func(label, value string) string { return fmt.Sprintf("%-38s%s", label+":", value) }
+		return []string{"", pad("Rule Name", name), strings.Repeat("-", 70), pad("Description", desc),
+			pad("Enabled", "Yes"), pad("Direction", "In"), pad("Profiles", "Domain"), pad("Grouping", grouping),
+			pad("LocalIP", "Any"), pad("RemoteIP", "Any"), pad("Protocol", "TCP"), pad("LocalPort", "RPC"),
+			pad("RemotePort", "Any"), pad("Edge traversal", "No"), pad("InterfaceTypes", "Any"),
+			pad("Security", "NotRequired"), pad("Rule source", "Local Setting"), pad("Action", "Allow"), "", "Ok.", ""}
+	}
+	capture := func(first int, lines []string) []audit.FirewallCapture {
+		c := audit.FirewallCapture{Src: audit.Source{File: file, Line: first}, Text: strings.Join(lines, "\n") + "\n"}
+		for i := range lines {
+			c.Lines = append(c.Lines, first+i)
+		}
+		return []audit.FirewallCapture{c}
+	}
+	want := map[string][]audit.FirewallCapture{
+		"WEB01": capture(52, block("RPC (rpcspan)", "Règle\tdynamic <RPC> & 'EPMap' C:\\inetpub", `Web "tier"`)),
+		"FS03":  capture(116, block("Règle RPC", "a\tb \"c\" \\\\d", "Fichiers")),
+		"PRN01": nil,
+		"APP03": nil,
+	}
+	got := map[string][]audit.FirewallCapture{}
+	for _, h := range r.Hosts {
+		got[h.Name] = h.FirewallCaptures
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Parse(%s) firewall captures by host (-want +got):\n%s", file, d)
+	}
+	wantProblems := []audit.Problem{{Src: audit.Source{File: file, Line: 238}, Host: "APP03", Msg: "collector: netsh advfirewall firewall show rule name=all dir=in verbose: exit code 1: " +
+		"An error occurred while attempting to contact the Windows Firewall service. Make sure that the service is running and try your request again."}}
+	if d := cmp.Diff(wantProblems, r.Problems); d != "" {
+		t.Errorf("Parse(%s) problems (-want +got):\n%s", file, d)
+	}
+}
+
+// TestCollectorScriptKeys checks that ReadCollector knows every key the
+// shipped script writes: an object with each of them (null, "not
+// collected") reads without a problem.
+func TestCollectorScriptKeys(t *testing.T) {
+	var members []string
+	for _, m := range regexp.MustCompile(`\$report\['(\w+)'\] =`).FindAllStringSubmatch(templates.Collector, -1) {
+		if m[1] != "rpcspan_collector" && m[1] != "host" {
+			members = append(members, `"`+m[1]+`": null`)
+		}
+	}
+	if !slices.Contains(members, `"firewall_rules": null`) || len(members) < 8 {
+		t.Fatalf("collector.ps1 writes %q, want firewall_rules and the other keys", members)
+	}
+	in := minimal("A", strings.Join(members, ", "))
+	r, err := ReadCollector(strings.NewReader(in), "in.json")
+	if err != nil || r.Fatal != nil || len(r.Hosts) != 1 || len(r.Problems) > 0 {
+		t.Errorf("ReadCollector(%q) = %v, %v, %d hosts, problems %v; want one host, no problem", in, err, r.Fatal, len(r.Hosts), r.Problems)
 	}
 }
 
@@ -224,6 +296,10 @@ func TestReadCollectorSynthetic(t *testing.T) {
 	}
 	prob := func(line int, host, msg string) audit.Problem {
 		return audit.Problem{Src: src(line), Host: host, Msg: msg}
+	}
+	withFirewall := func(h *audit.Host, c audit.FirewallCapture) *audit.Host {
+		h.FirewallCaptures = append(h.FirewallCaptures, c)
+		return h
 	}
 	tests := []struct {
 		name     string
@@ -461,6 +537,58 @@ func TestReadCollectorSynthetic(t *testing.T) {
 			in:       []byte(" \n"),
 			problems: []audit.Problem{prob(1, "", "no JSON object in the file")},
 		},
+		{
+			name: "firewall rules",
+			in: []byte(`{"rpcspan_collector": 1, "host": "A", "firewall_rules": [
+"",
+"Rule Name: RPC",
+"two\nlines\r\n",
+"tab\there \"quoted\" C:\\x"]}`),
+			hosts: []*audit.Host{withFirewall(host("A", 1), audit.FirewallCapture{
+				Src:   src(2),
+				Text:  "\nRule Name: RPC\ntwo\nlines\n\ntab\there \"quoted\" C:\\x\n",
+				Lines: []int{2, 3, 4, 4, 4, 5},
+			})},
+		},
+		{
+			name: "firewall rules on one line",
+			in:   []byte(minimal("A", `"firewall_rules": ["", "Rule Name: RPC", "Ok."]`)),
+			hosts: []*audit.Host{withFirewall(host("A", 1), audit.FirewallCapture{
+				Src: src(1), Text: "\nRule Name: RPC\nOk.\n", Lines: []int{1, 1, 1},
+			})},
+		},
+		{
+			name:  "firewall rules not collected or left out",
+			in:    []byte(minimal("A", `"firewall_rules": null`) + "\n" + minimal("B", "")),
+			hosts: []*audit.Host{host("A", 1), host("B", 2)},
+		},
+		{
+			name: "firewall rules with lines that are not strings",
+			in: []byte(`{"rpcspan_collector": 1, "host": "A", "firewall_rules": [
+"Rule Name: RPC",
+5,
+null,
+["Enabled: Yes"]
+]}`),
+			hosts: []*audit.Host{host("A", 1)},
+			problems: []audit.Problem{
+				prob(3, "A", "firewall_rules[1]: want a string, got the number 5; the host's firewall rules are left out"),
+				prob(4, "A", "firewall_rules[2]: want a string, got null; the host's firewall rules are left out"),
+				prob(5, "A", "firewall_rules[3]: want a string, got a list; the host's firewall rules are left out"),
+			},
+		},
+		{
+			name: "firewall rules empty",
+			in: []byte(minimal("A", `"firewall_rules": []`) + "\n" +
+				minimal("B", `"firewall_rules": ["", "  "]`) + "\n" +
+				minimal("C", `"firewall_rules": "Rule Name: RPC"`)),
+			hosts: []*audit.Host{host("A", 1), host("B", 2), host("C", 3)},
+			problems: []audit.Problem{
+				prob(1, "A", "firewall_rules: empty list, want the lines netsh printed; the host's firewall rules are left out"),
+				prob(2, "B", "firewall_rules: only empty lines, want the lines netsh printed; the host's firewall rules are left out"),
+				prob(3, "C", `firewall_rules: want a list or null, got the string "Rule Name: RPC"`),
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -572,6 +700,8 @@ func collectorSeeds(t testing.TB) [][]byte {
 		[]byte(minimal("A", `"dynamic": {"tcp4": {"start": 49152, "count": 16384}}, "excluded": {"tcp4": [{"start": 1, "end": 2, "administered": true}]}`)),
 		[]byte(`[{"rpcspan_collector": 2, "host": "B", "rpc_internet": {"present": true, "ports": ["5000-5100"]}, "errors": ["x"]}]`),
 		psOut(minimal("C", `"addresses": ["10.0.0.1", "fd00::1"]`)),
+		[]byte(minimal("D", `"firewall_rules": ["", "Rule Name: RPC", "`+strings.Repeat("-", 70)+`", "Enabled: Yes\r\nDirection: In", 5]`)),
+		psOut("{\n    \"rpcspan_collector\":  1,\n    \"host\":  \"E\",\n    \"firewall_rules\":  [\n                           \"\",\n                           \"Ok.\"\n                       ]\n}\n"),
 	}
 	entries, err := os.ReadDir(collectorDir)
 	if err != nil {
@@ -626,6 +756,17 @@ func FuzzCollector(f *testing.F) {
 			for _, a := range h.Addresses {
 				if !a.Addr.IsValid() || a.Addr.Zone() != "" || a.Addr.Is4In6() {
 					t.Fatalf("host %s: bad address %v", h.Name, a.Addr)
+				}
+			}
+			for _, c := range h.FirewallCaptures {
+				lines := strings.Split(strings.TrimSuffix(c.Text, "\n"), "\n")
+				if c.Src.File != file || c.Src.Line < 1 || strings.TrimSpace(c.Text) == "" || len(lines) != len(c.Lines) || c.Lines[0] != c.Src.Line {
+					t.Fatalf("host %s: bad firewall capture %+v", h.Name, c)
+				}
+				for i, l := range lines {
+					if strings.HasSuffix(l, "\r") || c.Lines[i] < c.Src.Line || c.FileLine(i+1) != c.Lines[i] {
+						t.Fatalf("host %s: firewall capture line %d %q maps to %d", h.Name, i+1, l, c.Lines[i])
+					}
 				}
 			}
 		}

@@ -1,6 +1,10 @@
 package ingest
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rpcspan/rpcspan/audit"
+)
 
 // scanFirewall recognises a host's Windows Firewall rules, which package
 // rulebase reads when the audit evaluates rule bases: it only records the
@@ -17,7 +21,7 @@ func scanFirewall(c *capture, lines []string) {
 		ps := strings.TrimSpace(l) == "Direction" && (strings.TrimSpace(v) == "Inbound" || strings.TrimSpace(v) == "Outbound")
 		if netsh || ps {
 			c.found("windows-firewall")
-			c.host.FirewallCaptures = append(c.host.FirewallCaptures, c.file)
+			c.host.FirewallCaptures = append(c.host.FirewallCaptures, audit.FirewallCapture{Src: audit.Source{File: c.file}})
 			return
 		}
 	}

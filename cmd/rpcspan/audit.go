@@ -249,7 +249,10 @@ func palette(c *cli.Context) (report.Palette, error) {
 // readHostFirewalls reads the Windows Firewall rules found in each host's
 // captures as that host's own rule base, for the profile given; the RPC
 // local-port keyword resolves to the host's span, the address keyword
-// LocalSubnet to the subnets its captures (ipconfig) show, per family.
+// LocalSubnet to the subnets its captures (ipconfig) show, per family. A
+// listing held in a larger file (collector JSON) is read from its text,
+// and its positions are moved to the lines of that file, so that reports
+// name the line of the rule there.
 func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, error) {
 	if p := strings.ToLower(profile); p != "domain" && p != "private" && p != "public" {
 		return nil, usageError("--profile: %q: want domain, private or public", profile)
@@ -270,16 +273,42 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 				return subnets[family], len(subnets[family]) > 0
 			},
 		}
-		for _, f := range h.FirewallCaptures {
-			fh, err := os.Open(f)
-			if err != nil {
-				return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading %s: %w", f, err)}
+		for _, fc := range h.FirewallCaptures {
+			name := fc.Src.File
+			var b *rulebase.Base
+			var err error
+			if fc.Text == "" {
+				fh, oerr := os.Open(name)
+				if oerr != nil {
+					return nil, &exitError{code: exitUsage, err: fmt.Errorf("reading %s: %w", name, oerr)}
+				}
+				b, err = rulebase.ParseNetshFirewall(fh, name, h.Name, info, profile)
+				fh.Close()
+			} else {
+				b, err = rulebase.ParseNetshFirewall(strings.NewReader(fc.Text), name, h.Name, info, profile)
 			}
-			b, err := rulebase.ParseNetshFirewall(fh, f, h.Name, info, profile)
-			fh.Close()
 			if err != nil {
 				// The host is then not evaluated; the others are.
-				b = &rulebase.Base{Name: f, Format: "windows", Host: h.Name, Problems: []string{err.Error()}}
+				msg := err.Error()
+				if fc.Text != "" {
+					msg = fc.Src.String() + ": " + strings.TrimPrefix(msg, name+": ")
+				}
+				b = &rulebase.Base{Name: name, Format: "windows", Host: h.Name, Problems: []string{msg}}
+			}
+			if fc.Text != "" {
+				// A chain's policy has no line of its own: it is placed
+				// where the listing starts. Rules are shared by the
+				// chains of both hooks: each is moved once.
+				moved := map[*rulebase.Rule]bool{}
+				for _, c := range b.Chains {
+					c.Pos.Line = fc.Src.Line
+					for _, r := range c.Rules {
+						if !moved[r] {
+							moved[r] = true
+							r.Pos.Line = fc.FileLine(r.Pos.Line)
+						}
+					}
+				}
 			}
 			bases = append(bases, b)
 		}

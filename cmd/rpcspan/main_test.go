@@ -390,3 +390,68 @@ func TestAuditHostFirewallLocalSubnet(t *testing.T) {
 		t.Errorf("DC01 findings by id and family mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestAuditCollectorFirewall: the collector's "firewall_rules" are each
+// host's own rule base. SQL01 (UTF-16LE, as Windows PowerShell 5.1's ">"
+// writes it) allows only part of the span and blocks some of it; SQL02
+// (UTF-8, -OutFile) allows it all. Only SQL01 has a rule-gap, and it
+// names the JSON file and the line of the rule there.
+func TestAuditCollectorFirewall(t *testing.T) {
+	const sql01, sql02 = "testdata/collectorfw/sql01_ps51.json", "testdata/collectorfw/sql02_outfile_utf8.json"
+	for f, bom := range map[string][]byte{sql01: {0xFF, 0xFE, '{', 0}, sql02: {0xEF, 0xBB, 0xBF, '{'}} {
+		if b, err := os.ReadFile(f); err != nil || !bytes.HasPrefix(b, bom) {
+			t.Fatalf("%s: %v, want it to start % x", f, err, bom)
+		}
+	}
+	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json", sql01, sql02)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, want 0 and nothing on stderr:\n%s", r.code, r.stderr)
+	}
+	var rep struct {
+		Findings []struct{ ID, Host, Message string } `json:"findings"`
+		Flows    struct {
+			Rules []struct {
+				Ports    []string `json:"ports"`
+				Existing string   `json:"existing_rules"`
+			} `json:"rules"`
+		} `json:"flows"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.ID+" "+f.Host)
+		if f.ID == audit.IDRuleGap {
+			// Line 109 holds the block rule's name; line 52, where the
+			// listing starts, stands for its default block.
+			want := "SQL01: required tcp 60000-65535 from 10.30.0.21/32, 10.30.0.22/32 blocked by " + sql01 + ":109, " + sql01 + ":52 (policy drop)"
+			if f.Message != want {
+				t.Errorf("rule-gap message = %q, want %q", f.Message, want)
+			}
+		}
+	}
+	if !slices.Equal(got, []string{audit.IDRuleGap + " SQL01"}) {
+		t.Errorf("findings %q, want a rule-gap for SQL01 only", got)
+	}
+	// Both hosts' rules were read: TCP 135 to either is decided, and
+	// allowed (a host without a rule base would leave it "not evaluated").
+	var existing []string
+	for _, fl := range rep.Flows.Rules {
+		existing = append(existing, strings.Join(fl.Ports, ",")+" "+fl.Existing)
+	}
+	if want := []string{"135 allowed", "49152-65535 partly blocked"}; !slices.Equal(existing, want) {
+		t.Errorf("existing rules of the flows = %q, want %q", existing, want)
+	}
+	// Lines that hold no rule listing are named by the line where they
+	// start.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	text := "{\"rpcspan_collector\": 1, \"host\": \"X\",\n\"firewall_rules\": [\n\"\",\n\"nothing here\"]}\n"
+	if err := os.WriteFile(bad, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, "", "audit", "--fail-on", "never", bad)
+	if want := "rpcspan: " + bad + ":3: no Windows Firewall rules"; r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("listing without rules: exit %d, want 0 and %q on stderr:\n%s", r.code, want, r.stderr)
+	}
+}
