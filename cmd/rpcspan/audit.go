@@ -27,13 +27,25 @@ func auditCommand() *cli.Command {
 stable id, a severity, the host and a one-line message), then the required
 flows, aggregated into rules.
 
+Existing rules: with --rules (iptables-save, nft list ruleset or nft -j
+output), and for every host whose captures hold Windows Firewall rules
+(netsh advfirewall firewall show rule, Get-NetFirewallRule, the collector's
+firewall_rules), each required flow is evaluated with the platform's
+semantics: rule-gap (blocked ports, with the deciding rule's FILE:LINE),
+rule-unknown (depends on a match rpcspan does not model; never counted as
+allowed), rule-overbroad and rule-stale; the flows table gains an "existing
+rules" column. A rule-base line that cannot be read is printed as
+FILE:LINE and stands as unknown (fatal with --strict).
+
 Exit codes: 0 when nothing is at or above --fail-on; 1 when something is;
 2 for usage errors and input that cannot be read at all.
 
 Examples:
    rpcspan audit testdata/example
    rpcspan audit -o markdown --target-range 49152-65535 testdata/example > ticket.md
-   rpcspan audit --fail-on warning -o json inventory.yaml captures/`,
+   rpcspan audit --fail-on warning -o json inventory.yaml captures/
+   rpcspan audit --rules fw01.rules --rules fw02.nft inventory.yaml captures/
+   rpcspan audit --hook input --rules samba01-iptables-save.txt inventory.yaml`,
 		Flags: append([]cli.Flag{
 			outputFlag(auditFormats...),
 			baselineFlag(),
@@ -42,7 +54,7 @@ Examples:
 			targetRangeFlag(),
 			&cli.StringFlag{Name: "report", Usage: "also write the HTML report to `FILE`"},
 			&cli.StringFlag{Name: "emit-target", Usage: "HTML report: include the rules for `TARGET` (as rpcspan emit --target)"},
-			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, or nft list ruleset text (repeatable)"},
+			&cli.StringSliceFlag{Name: "rules", Usage: "evaluate the required flows against an existing rule base `FILE`: iptables-save or ip6tables-save output, nft list ruleset text or nft -j JSON (repeatable)"},
 			hookFlag(),
 			&cli.StringFlag{Name: "profile", Value: "domain", Usage: "Windows Firewall rules found in captures: the active `PROFILE`, domain, private or public"},
 		}, append(probeAuditFlags(), inputFlags()...)...),

@@ -12,9 +12,12 @@ func collectorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "collector",
 		Usage: "print the PowerShell collector script to run on each Windows server",
-		Description: `The script (Windows PowerShell 5.1 and later) writes one JSON object with the
-host's name, addresses, its four dynamic ranges, excluded ranges and the
-Rpc\Internet values. rpcspan reads that JSON like any other input.
+		Description: `The script (Windows PowerShell 2.0 to 5.1, PowerShell 7; it only reads) writes
+one JSON object with the host's name, addresses, its four dynamic ranges,
+excluded ranges, the Rpc\Internet values and, unless -NoFirewall, its inbound
+Windows Firewall rules (netsh ... show rule name=all dir=in verbose). rpcspan
+reads that JSON like any other input; "rpcspan audit" checks the firewall
+rules as the host's own.
 
 Examples:
    rpcspan collector > collect-rpcspan.ps1
