@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	rpcspan audit [--fail-on error|warning|info|never] [-o table|markdown|json|csv|html] [--target-range RANGE] [--probe] [--rules FILE] INPUT...
+//	rpcspan audit [--fail-on error|warning|info|never] [-o table|markdown|json|csv|html] [--target-range RANGE] [--probe] [--rules FILE] [--hook input|forward] [--profile domain|private|public] INPUT...
 //	rpcspan flows [-o table|markdown|json|csv] [--target-range RANGE] INPUT...
 //	rpcspan emit --target TARGET [--hook input|forward] [--out-dir DIR] INPUT...
 //	rpcspan apply [--hook input|forward] [--netns NAME] [--dry-run] [--confirm DURATION] INPUT...
@@ -20,7 +20,11 @@
 //	rpcspan collector > collect-rpcspan.ps1
 //
 // audit reports every mismatch as a finding with a stable id and the flows
-// RPC needs; flows prints those flows aggregated into rules; emit renders
+// RPC needs and, given existing rule bases (--rules: iptables-save, nft
+// text or JSON; Windows Firewall listings among a host's captures), which
+// of those flows today's rules block (rule-gap), cannot be told
+// (rule-unknown), open far too wide (rule-overbroad) or open for a span
+// no host uses any more (rule-stale); flows prints those flows aggregated into rules; emit renders
 // them for Windows Firewall, netsh dynamicport remediation, iptables,
 // nftables and vendor firewalls; apply programs nftables over netlink;
 // probe asks the servers' endpoint mappers which ports they really use.
@@ -28,7 +32,8 @@
 //
 // INPUT is any mix of inventory files (YAML, JSON, CSV), raw captures
 // (netsh, PowerShell, .reg, reg query, ipconfig, ip_local_port_range,
-// smb.conf), collector JSON and folders (read recursively), or "-" for
+// smb.conf, netsh advfirewall and Get-NetFirewallRule listings), collector
+// JSON and folders (read recursively), or "-" for
 // standard input. Captures are recognised by content in any encoding
 // Windows writes.
 //
