@@ -40,6 +40,7 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 		byName  map[string]*Chain
 		pending []*Rule // rules of the current table, targets resolved at COMMIT
 		line    int
+		tables  int // tables seen
 	)
 	flush := func() {
 		f := tfam
@@ -75,6 +76,7 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 				flush()
 			}
 			table, tfam, byName = strings.TrimSpace(text[1:]), fam, map[string]*Chain{}
+			tables++
 		case text == "COMMIT":
 			flush()
 		case strings.HasPrefix(text, ":") && table != "":
@@ -155,6 +157,11 @@ func ParseIptablesSave(r io.Reader, name string) (*Base, error) {
 	}
 	if table != "" {
 		flush()
+	}
+	if tables == 0 {
+		// Not a rule base at all (a wrong file): evaluating nothing
+		// would report every flow as not evaluated, silently.
+		return nil, fmt.Errorf("%s: no table (such as *filter) found: not iptables-save output", name)
 	}
 	return b, nil
 }

@@ -34,6 +34,7 @@ type nftParser struct {
 	setTyp string
 	setEl  []string
 	depth  int // braces of blocks that are skipped (maps, flowtables)
+	tables int // table blocks seen
 }
 
 // ParseNft reads "nft list ruleset" output into a rule base. Tables of
@@ -97,6 +98,9 @@ func ParseNft(r io.Reader, name string) (*Base, error) {
 		}
 	} else if p.table != "" {
 		p.b.problem(Pos{name, line}, "table %s %s: a \"}\" is missing at the end", p.family, p.table)
+	}
+	if p.tables == 0 && len(p.b.Chains) == 0 {
+		return nil, fmt.Errorf("%s: no table block found: not nft list ruleset output", name)
 	}
 	return p.b, nil
 }
@@ -229,6 +233,7 @@ func (p *nftParser) statement(s string, line int) error {
 			} else {
 				p.family, p.table = toks[1], toks[2]
 			}
+			p.tables++
 		case toks[0] == "chain" && p.table != "" && p.chain == nil && p.set == "":
 			c := &Chain{Pos: Pos{p.name, line}, Name: toks[1], Table: p.family + " " + p.table}
 			switch p.family {

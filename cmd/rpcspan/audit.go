@@ -346,6 +346,32 @@ func reportRuleProblems(c *cli.Context, bases []*rulebase.Base) error {
 	return nil
 }
 
+// firstStatement returns b from its first line that is neither blank nor
+// a comment ("#"): iptables-save and nft scripts alike may start with
+// comments. When every line is one, it returns b trimmed.
+func firstStatement(b []byte) []byte {
+	rest := b
+	for len(rest) > 0 {
+		line, after, _ := bytes.Cut(rest, []byte("\n"))
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			return bytes.TrimLeft(rest, " \t\r\n")
+		}
+		rest = after
+	}
+	return bytes.TrimSpace(b)
+}
+
+// nftStart reports whether t starts with a statement of an nft script or
+// of "nft list ruleset" output.
+func nftStart(t []byte) bool {
+	word, _, _ := bytes.Cut(t, []byte(" "))
+	switch string(word) {
+	case "table", "flush", "delete", "add", "create", "insert", "define", "include":
+		return true
+	}
+	return false
+}
+
 // readRuleBases reads rule bases for --rules, recognising the format by
 // content: nft JSON (nft -j) is an object, nft text starts with a table
 // (or flush/delete), iptables-save output with a comment, a table line
@@ -357,12 +383,12 @@ func readRuleBases(files []string) ([]*rulebase.Base, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--rules: reading %s: %w", f, err)
 		}
-		t := bytes.TrimLeft(b, " \t\r\n")
+		t := firstStatement(b)
 		var base *rulebase.Base
 		switch {
 		case bytes.HasPrefix(t, []byte("{")):
 			base, err = rulebase.ParseNftJSON(bytes.NewReader(b), f)
-		case bytes.HasPrefix(t, []byte("table ")) || bytes.HasPrefix(t, []byte("flush ")) || bytes.HasPrefix(t, []byte("delete ")) || bytes.HasPrefix(t, []byte("#!/usr/sbin/nft")):
+		case nftStart(t):
 			base, err = rulebase.ParseNft(bytes.NewReader(b), f)
 		default:
 			base, err = rulebase.ParseIptablesSave(bytes.NewReader(b), f)

@@ -261,20 +261,40 @@ func TestEmitOutDir(t *testing.T) {
 // no rule-gap, and a rule base that opens only part of the spans must.
 func TestAuditRules(t *testing.T) {
 	dir := t.TempDir()
-	for _, target := range []string{"nftables", "iptables"} {
-		out := filepath.Join(dir, target)
-		r := runBinary(t, "", "emit", "-q", "--target", target, "--out-dir", out, "../../testdata/example")
-		if r.code != 0 {
-			t.Fatalf("emit %s: exit %d: %s", target, r.code, r.stderr)
-		}
-		files, _ := filepath.Glob(filepath.Join(out, "*"))
+	for _, targets := range [][]string{{"nftables"}, {"iptables", "ip6tables"}} {
+		target := strings.Join(targets, "+")
 		args := []string{"audit", "-q", "--fail-on", "never", "-o", "json"}
-		for _, f := range files {
-			args = append(args, "--rules", f)
+		for _, tg := range targets {
+			out := filepath.Join(dir, tg)
+			r := runBinary(t, "", "emit", "-q", "--target", tg, "--out-dir", out, "../../testdata/example")
+			if r.code != 0 {
+				t.Fatalf("emit %s: exit %d: %s", tg, r.code, r.stderr)
+			}
+			files, _ := filepath.Glob(filepath.Join(out, "*"))
+			for _, f := range files {
+				if tg != "nftables" {
+					// As the file's header says: load it, then add the jump
+					// from FORWARD; iptables-save then shows both. Policy
+					// drop, so that only the file's accepts let flows pass.
+					b, err := os.ReadFile(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b = bytes.Replace(b, []byte("*filter\n"), []byte("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -j RPCSPAN\n"), 1)
+					if err := os.WriteFile(f, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				args = append(args, "--rules", f)
+			}
 		}
-		r = runBinary(t, "", append(args, "../../testdata/example")...)
+		r := runBinary(t, "", append(args, "../../testdata/example")...)
 		if r.code != 0 || strings.Contains(r.stdout, `"rule-gap"`) {
 			t.Errorf("%s output given back with --rules: exit %d, rule-gap present: %v\n%s", target, r.code, strings.Contains(r.stdout, `"rule-gap"`), r.stderr)
+		}
+		// Not vacuous: every flow rule was evaluated, and allowed.
+		if n, all := strings.Count(r.stdout, `"existing_rules": "allowed"`), strings.Count(r.stdout, `"existing_rules"`); n == 0 || n != all {
+			t.Errorf("%s output given back with --rules: %d of %d flow rules allowed", target, n, all)
 		}
 	}
 	r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "--rules", "testdata/only135.rules", "../../testdata/example")
@@ -283,6 +303,13 @@ func TestAuditRules(t *testing.T) {
 	}
 	if r := runBinary(t, "", "audit", "--rules", "nope.rules", "../../testdata/example"); r.code != 2 {
 		t.Errorf("missing rule base: exit %d, want 2", r.code)
+	}
+	// A file that is no rule base at all is an error, not a rule base that
+	// evaluates nothing.
+	for _, f := range []string{"../../testdata/example/inventory.yaml", "testdata/empty.txt"} {
+		if r := runBinary(t, "", "audit", "--rules", f, "../../testdata/example"); r.code != 2 || !strings.Contains(r.stderr, "not iptables-save output") {
+			t.Errorf("--rules %s: exit %d, want 2 and a message:\n%s", f, r.code, r.stderr)
+		}
 	}
 	// A line that can't be read is named with file and line; the rule
 	// stands as unknown and the rest of the rule base is read.
