@@ -34,6 +34,46 @@ type Summary struct {
 	Findings map[string]int `json:"findings"` // by severity: error, warning, info
 	RawFlows int            `json:"raw_flows"`
 	Rules    int            `json:"rules"`
+	// RuleBases are the existing rule bases the flows were evaluated
+	// against; none when no rule base was given or captured.
+	RuleBases []RuleBase `json:"rule_bases,omitempty"`
+}
+
+// RuleBase names an existing rule base an audit evaluated.
+type RuleBase struct {
+	Name     string `json:"name"`              // the file, as given
+	Format   string `json:"format"`            // iptables, nftables or windows
+	Host     string `json:"host,omitempty"`    // a host's own firewall: the host
+	Hook     string `json:"hook,omitempty"`    // a network rule base: input or forward
+	Profile  string `json:"profile,omitempty"` // a Windows Firewall: the active profile
+	Problems int    `json:"problems"`          // lines that could not be read
+}
+
+// SetRuleBases records the rule bases the flows were evaluated against.
+func (a *Audit) SetRuleBases(rbs []RuleBase) { a.Summary.RuleBases = rbs }
+
+// ruleBasesText words the rule bases for a report: each network rule base
+// by name, host firewalls as a count.
+func ruleBasesText(rbs []RuleBase) string {
+	var parts []string
+	hosts, profile, problems := 0, "", 0
+	for _, rb := range rbs {
+		problems += rb.Problems
+		if rb.Host != "" {
+			hosts++
+			profile = rb.Profile
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s, %s hook)", rb.Name, rb.Format, rb.Hook))
+	}
+	if hosts > 0 {
+		parts = append(parts, fmt.Sprintf("Windows Firewall rules of %d %s (%s profile)", hosts, plural(hosts, "host", "hosts"), profile))
+	}
+	t := strings.Join(parts, "; ")
+	if problems > 0 {
+		t += fmt.Sprintf("; %d %s could not be read", problems, plural(problems, "line", "lines"))
+	}
+	return t
 }
 
 // Flows is the aggregated plan as "rpcspan flows" prints it.
@@ -258,6 +298,11 @@ func (a *Audit) WriteTable(w io.Writer, pal Palette) error {
 			return err
 		}
 	}
+	if len(a.Summary.RuleBases) > 0 {
+		if _, err := fmt.Fprintf(w, "\nExisting rules: %s\n", ruleBasesText(a.Summary.RuleBases)); err != nil {
+			return err
+		}
+	}
 	if err := a.Flows.writeTable(w, "Required flows"); err != nil {
 		return err
 	}
@@ -373,6 +418,9 @@ func (a *Audit) WriteMarkdown(w io.Writer) error {
 			return err
 		}
 		b.WriteString("\n")
+	}
+	if len(a.Summary.RuleBases) > 0 {
+		fmt.Fprintf(&b, "Existing rules: %s\n\n", markdownEscaper.Replace(ruleBasesText(a.Summary.RuleBases)))
 	}
 	a.Flows.markdown(&b, "### Required flows")
 	migrationMarkdown(&b, a.Migration)

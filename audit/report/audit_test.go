@@ -31,3 +31,30 @@ func TestWriteJSONStreamed(t *testing.T) {
 		}
 	}
 }
+
+func TestRuleBasesText(t *testing.T) {
+	for _, c := range []struct {
+		rbs  []RuleBase
+		want string
+	}{
+		{[]RuleBase{{Name: "fw.rules", Format: "iptables", Hook: "forward"}}, "fw.rules (iptables, forward hook)"},
+		{[]RuleBase{{Name: "a.nft", Format: "nftables", Hook: "input", Problems: 2},
+			{Name: "c/DC01/fw.txt", Format: "windows", Host: "DC01", Profile: "domain"},
+			{Name: "c/DC02/fw.txt", Format: "windows", Host: "DC02", Profile: "domain", Problems: 1}},
+			"a.nft (nftables, input hook); Windows Firewall rules of 2 hosts (domain profile); 3 lines could not be read"},
+	} {
+		if got := ruleBasesText(c.rbs); got != c.want {
+			t.Errorf("ruleBasesText(%v) = %q, want %q", c.rbs, got, c.want)
+		}
+	}
+	p := &audit.Plan{}
+	a := NewAudit(nil, "error", audit.Error, false, 0, 0, p, nil)
+	a.SetRuleBases([]RuleBase{{Name: "<fw>.rules", Format: "iptables", Hook: "forward"}})
+	var b bytes.Buffer
+	if err := a.WriteHTML(&b, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "<dt>Existing rules</dt><dd>&lt;fw&gt;.rules (iptables, forward hook)</dd>"; !bytes.Contains(b.Bytes(), []byte(want)) {
+		t.Errorf("HTML lacks %q", want)
+	}
+}

@@ -62,6 +62,7 @@ type htmlPage struct {
 	Hosts      int
 	Files      int
 	Inputs     []string
+	RuleBases  string // "" when no rule base was evaluated
 	Severities []htmlCount
 	Findings   []htmlFinding
 	Map        *mapView
@@ -167,6 +168,7 @@ func (a *Audit) htmlPage(opt HTMLOptions) *htmlPage {
 		Title: opt.Title, Verdict: a.Summary.Verdict, Pass: a.Summary.Pass, FailOn: a.Summary.FailOn,
 		Hosts: a.Summary.Hosts, Files: a.Summary.Files, Inputs: opt.Inputs,
 		EmitTarget: opt.EmitTarget, Rules: opt.Rules, NFindings: len(a.Findings),
+		RuleBases: ruleBasesText(a.Summary.RuleBases),
 	}
 	if p.Title == "" {
 		p.Title = "rpcspan audit"

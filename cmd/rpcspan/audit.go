@@ -116,6 +116,7 @@ func runAudit(c *cli.Context) error {
 		return err
 	}
 	var ruleStatus []string // per plan rule, when rule bases were audited
+	var ruleBases []report.RuleBase
 	if files := c.StringSlice("rules"); len(files) > 0 || len(hostBases) > 0 {
 		hook, err := hookOption(c)
 		if err != nil {
@@ -133,6 +134,15 @@ func runAudit(c *cli.Context) error {
 		findings = append(findings, res.Findings...)
 		audit.SortFindings(findings)
 		ruleStatus = res.Status
+		for _, b := range bases {
+			rb := report.RuleBase{Name: b.Name, Format: b.Format, Host: b.Host, Problems: len(b.Problems)}
+			if b.Host == "" {
+				rb.Hook = string(hook)
+			} else {
+				rb.Profile = strings.ToLower(c.String("profile"))
+			}
+			ruleBases = append(ruleBases, rb)
+		}
 	}
 	var m *audit.Migration
 	if migrate {
@@ -140,6 +150,7 @@ func runAudit(c *cli.Context) error {
 	}
 	rep := report.NewAudit(findings, failOn, threshold, never, est.Len(), stats.Files, plan, m)
 	rep.Flows.SetExistingRules(ruleStatus)
+	rep.SetRuleBases(ruleBases)
 	opt := report.HTMLOptions{Estate: est, Inputs: c.Args().Slice(), Live: live}
 	if em != nil {
 		in := &emit.Input{Plan: plan, Estate: est, Inputs: c.Args().Slice()}
