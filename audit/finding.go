@@ -88,6 +88,11 @@ const (
 	IDRuleOverbroad = "rule-overbroad"
 	// IDRuleStale is a rule that allows an RPC span no host uses any more.
 	IDRuleStale = "rule-stale"
+	// IDHostFirewallOpen is a host whose captured Windows Firewall
+	// settings admit every inbound connection no rule blocks, for the
+	// active profile: the firewall is off, or its default inbound action
+	// is allow.
+	IDHostFirewallOpen = "host-firewall-open"
 )
 
 // SortFindings orders findings by severity (most severe first), then host,

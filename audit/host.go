@@ -228,6 +228,55 @@ func (c FirewallCapture) Same(o FirewallCapture) bool {
 	return c.Src == o.Src && c.Text == o.Text
 }
 
+// FirewallState is whether a Windows Firewall profile is switched on, as
+// a capture of the host's profile settings shows it. The zero value means
+// the capture does not show it, and Windows' default, on, holds.
+type FirewallState string
+
+// The firewall states.
+const (
+	FirewallStateNotShown FirewallState = ""        // not in the capture: on, as Windows defaults
+	FirewallOn            FirewallState = "on"      // State ON, Enabled True or NotConfigured
+	FirewallOff           FirewallState = "off"     // State OFF, Enabled False
+	FirewallStateUnknown  FirewallState = "unknown" // shown, in a word rpcspan does not know
+)
+
+// InboundAction is what a Windows Firewall profile does with inbound
+// traffic no rule decides. The zero value means the capture does not
+// show it (netsh advfirewall show allprofiles state), and Windows'
+// default, block, holds.
+type InboundAction string
+
+// The inbound actions.
+const (
+	InboundNotShown InboundAction = "" // not in the capture: block, as Windows defaults
+	// InboundBlock blocks what no allow rule admits (BlockInbound;
+	// NotConfigured, which means the default).
+	InboundBlock InboundAction = "block"
+	// InboundBlockAlways blocks all inbound traffic, allow rules
+	// included (BlockInboundAlways; Get-NetFirewallProfile's
+	// AllowInboundRules False).
+	InboundBlockAlways InboundAction = "block-always"
+	// InboundAllow admits what no block rule blocks (AllowInbound).
+	InboundAllow InboundAction = "allow"
+	// InboundUnknown is shown, in a form rpcspan does not read.
+	InboundUnknown InboundAction = "unknown"
+)
+
+// FirewallProfile is what captures of the host's Windows Firewall profile
+// settings (netsh advfirewall show allprofiles, Get-NetFirewallProfile)
+// say about one profile.
+type FirewallProfile struct {
+	Profile  string // "domain", "private" or "public"
+	State    FirewallState
+	StateSrc Source // the line that shows State; zero when not shown
+	Inbound  InboundAction
+	// InboundSrc is the line that shows Inbound (netsh's Firewall
+	// Policy, Get-NetFirewallProfile's DefaultInboundAction or the
+	// AllowInboundRules that overrides it); zero when not shown.
+	InboundSrc Source
+}
+
 // Host is one server of the estate and everything known about it.
 type Host struct {
 	Name      string // as first written; compared case-insensitively
@@ -249,6 +298,10 @@ type Host struct {
 	// Firewall rules (netsh advfirewall, Get-NetFirewallRule), read by
 	// package rulebase when the audit evaluates rule bases.
 	FirewallCaptures []FirewallCapture
+	// FirewallProfiles holds, at most once per profile, what captures
+	// of the host's Windows Firewall profile settings show; a setting
+	// read later replaces one read earlier (SetFirewallProfile).
+	FirewallProfiles []FirewallProfile
 	// PreVista is where a capture showed that netsh on the host has no
 	// "int ipv4 show dynamicport" command, as on Windows Server 2003 and
 	// older; zero when no capture said so.
@@ -270,6 +323,38 @@ func (h *Host) Range(k Key) (RangeObs, bool) {
 		}
 	}
 	return best, found
+}
+
+// FirewallProfile returns what the host's captures show about the
+// Windows Firewall profile name ("domain", "private" or "public"); ok is
+// false when none shows it.
+func (h *Host) FirewallProfile(name string) (p FirewallProfile, ok bool) {
+	for _, q := range h.FirewallProfiles {
+		if q.Profile == name {
+			return q, true
+		}
+	}
+	return FirewallProfile{}, false
+}
+
+// SetFirewallProfile records what a capture shows about one profile: the
+// settings p shows (a non-zero State or Inbound) replace those recorded
+// for the profile before, the others stay. A host's profile state can
+// change between captures (a batch file that turns the firewall off and
+// shows it again): the one read last is the one in force.
+func (h *Host) SetFirewallProfile(p FirewallProfile) {
+	i := slices.IndexFunc(h.FirewallProfiles, func(q FirewallProfile) bool { return q.Profile == p.Profile })
+	if i < 0 {
+		h.FirewallProfiles = append(h.FirewallProfiles, p)
+		return
+	}
+	q := &h.FirewallProfiles[i]
+	if p.State != FirewallStateNotShown {
+		q.State, q.StateSrc = p.State, p.StateSrc
+	}
+	if p.Inbound != InboundNotShown {
+		q.Inbound, q.InboundSrc = p.Inbound, p.InboundSrc
+	}
 }
 
 // ExcludedRanges returns the host's excluded ranges for k, sorted and without
@@ -315,7 +400,8 @@ func (h *Host) AddrList() []netip.Addr {
 
 // Merge adds everything o knows to h. Lists are joined without repeats;
 // o's OS replaces h's only when h has none; range observations are all kept
-// (Range decides which one counts).
+// (Range decides which one counts); the firewall profile settings o shows
+// replace h's (SetFirewallProfile).
 func (h *Host) Merge(o *Host) {
 	if h.Name == "" {
 		h.Name, h.NameSrc = o.Name, o.NameSrc
@@ -361,6 +447,9 @@ func (h *Host) Merge(o *Host) {
 			h.FirewallCaptures = append(h.FirewallCaptures, f)
 		}
 	}
+	for _, p := range o.FirewallProfiles {
+		h.SetFirewallProfile(p)
+	}
 	if h.PreVista.IsZero() {
 		h.PreVista = o.PreVista
 	}
@@ -397,6 +486,10 @@ func (h *Host) SourceList() []Source {
 		}
 		add(h.RPC.PortsInternetAvailable.Src)
 		add(h.RPC.UseInternetPorts.Src)
+	}
+	for _, p := range h.FirewallProfiles {
+		add(p.StateSrc)
+		add(p.InboundSrc)
 	}
 	for _, s := range h.Sources {
 		add(s)

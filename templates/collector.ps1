@@ -11,10 +11,12 @@
     three); the RPC port restriction under
     HKLM\SOFTWARE\Microsoft\Rpc\Internet (Ports, PortsInternetAvailable,
     UseInternetPorts, and the registry type Ports was written with); and,
-    unless -NoFirewall is given, the inbound Windows Firewall rules as
-    "netsh advfirewall firewall show rule name=all dir=in verbose" lists
-    them, one string per line, which rpcspan audits as the server's own
-    rule base.
+    unless -NoFirewall is given, the state and default inbound action of
+    the Windows Firewall profiles as "netsh advfirewall show allprofiles"
+    prints them and the inbound Windows Firewall rules as "netsh
+    advfirewall firewall show rule name=all dir=in verbose" lists them,
+    one string per line, which rpcspan audits as the server's own rule
+    base (a profile that is off admits everything).
 
     The script only reads: it changes nothing on the server and needs no
     module. Whatever it cannot read is listed under "errors" and the rest is
@@ -32,10 +34,11 @@
     output.
 
 .PARAMETER NoFirewall
-    Leave the Windows Firewall rules out. They are most of the output:
-    netsh lists every inbound rule, enabled or not, in 10 to 20 lines, so
-    a few hundred rules make a few hundred kilobytes per server. Without
-    them rpcspan cannot check the server's own firewall, only its ports.
+    Leave the Windows Firewall rules and profile settings out. The rules
+    are most of the output: netsh lists every inbound rule, enabled or
+    not, in 10 to 20 lines, so a few hundred rules make a few hundred
+    kilobytes per server. Without them rpcspan cannot check the server's
+    own firewall, only its ports.
 
 .EXAMPLE
     .\collector.ps1 > DC01.json
@@ -76,10 +79,10 @@
     Invoke-Command -FilePath is not subject to the remote execution policy.
 
     The JSON keys are: rpcspan_collector (format version, 1), host, fqdn, os,
-    addresses, dynamic, excluded, rpc_internet, errors and firewall_rules
-    (left out with -NoFirewall). A key of dynamic or excluded, or
-    firewall_rules, is null when netsh could not be read for it; the reason
-    is in errors.
+    addresses, dynamic, excluded, rpc_internet, errors, firewall_profiles
+    and firewall_rules (both left out with -NoFirewall). A key of dynamic
+    or excluded, firewall_profiles or firewall_rules, is null when netsh
+    could not be read for it; the reason is in errors.
 
     Printed by "rpcspan collector"; do not edit, print it again instead.
 #>
@@ -239,6 +242,22 @@ function Get-ExcludedPortRanges {
 # Firewall service stopped, say).
 function Get-FirewallRuleLines {
     $lines = @(Invoke-Netsh @('advfirewall', 'firewall', 'show', 'rule', 'name=all', 'dir=in', 'verbose') 'No rules match')
+    $list = New-List
+    foreach ($line in $lines) {
+        [void]$list.Add([string]$line)
+    }
+    return ,$list
+}
+
+# Get-FirewallProfileLines returns "netsh advfirewall show allprofiles"
+# as printed, one string per line: for each of the Domain, Private and
+# Public profiles, in that order, a header, a line of dashes, "State ON"
+# and "Firewall Policy BlockInbound,AllowOutbound". The header and those
+# two labels are translated on non-English Windows, so rpcspan reads the
+# blocks by position; a failure (the Windows Firewall service stopped,
+# say) is reported as an error.
+function Get-FirewallProfileLines {
+    $lines = @(Invoke-Netsh @('advfirewall', 'show', 'allprofiles'))
     $list = New-List
     foreach ($line in $lines) {
         [void]$list.Add([string]$line)
@@ -491,8 +510,17 @@ foreach ($key in @('tcp4', 'udp4', 'tcp6', 'udp6')) {
     }
 }
 
-# The inbound Windows Firewall rules, unless -NoFirewall leaves them out.
-# null when netsh could not list them; the reason is in errors.
+# The Windows Firewall profiles' state and default inbound action, and
+# the inbound rules, unless -NoFirewall leaves them out. null when netsh
+# could not show them; the reason is in errors.
+$fwProfiles = $null
+if (-not $NoFirewall) {
+    try {
+        $fwProfiles = Get-FirewallProfileLines
+    } catch {
+        Add-Gap 'netsh advfirewall show allprofiles' $_
+    }
+}
 $firewall = $null
 if (-not $NoFirewall) {
     try {
@@ -543,6 +571,9 @@ $report['dynamic'] = $dynamic
 $report['excluded'] = $excluded
 $report['rpc_internet'] = $rpc
 $report['errors'] = $gaps
+if (-not $NoFirewall) {
+    $report['firewall_profiles'] = $fwProfiles
+}
 # Last, after the short keys: the listing runs to thousands of lines.
 if (-not $NoFirewall) {
     $report['firewall_rules'] = $firewall

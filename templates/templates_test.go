@@ -329,7 +329,7 @@ func TestCollectorOutput(t *testing.T) {
 		"tcp4", "udp4", "tcp6", "udp6",
 		"start", "count", "end", "administered",
 		"present", "ports", "ports_type", "ports_internet_available", "use_internet_ports",
-		"firewall_rules",
+		"firewall_rules", "firewall_profiles",
 		"REG_MULTI_SZ", "REG_SZ",
 	}
 	for _, k := range keys {
@@ -373,10 +373,11 @@ func TestScanPS(t *testing.T) {
 	}
 }
 
-// TestCollectorFirewall checks how the script gathers the firewall rules:
-// the read-only netsh listing with the verbose fields rpcspan needs, the
-// "nothing to list" text netsh exits 1 with, and the -NoFirewall switch
-// that leaves the key out.
+// TestCollectorFirewall checks how the script gathers the firewall rules
+// and profile settings: the read-only netsh listing with the verbose
+// fields rpcspan needs, the "nothing to list" text netsh exits 1 with,
+// "netsh advfirewall show allprofiles", and the -NoFirewall switch that
+// leaves both keys out.
 func TestCollectorFirewall(t *testing.T) {
 	s := scanPS(Collector)
 	if s.err != "" {
@@ -385,29 +386,48 @@ func TestCollectorFirewall(t *testing.T) {
 	if !regexp.MustCompile(`(?is)\bparam\(\s*\[string\]\$OutFile,\s*\[switch\]\$NoFirewall\s*\)`).MatchString(s.code) {
 		t.Error("collector.ps1 has no [switch]$NoFirewall parameter after $OutFile")
 	}
-	args := []string{"advfirewall", "firewall", "show", "rule", "name=all", "dir=in", "verbose"}
-	if i := slices.Index(s.singles, args[0]); i < 0 || !slices.Equal(s.singles[i:min(i+len(args), len(s.singles))], args) {
-		t.Errorf("collector.ps1 does not run netsh %s", strings.Join(args, " "))
+	for _, args := range [][]string{
+		{"advfirewall", "firewall", "show", "rule", "name=all", "dir=in", "verbose"},
+		{"advfirewall", "show", "allprofiles"},
+	} {
+		if !slices.ContainsFunc(indexes(s.singles, args[0]), func(i int) bool {
+			return slices.Equal(s.singles[i:min(i+len(args), len(s.singles))], args)
+		}) {
+			t.Errorf("collector.ps1 does not run netsh %s", strings.Join(args, " "))
+		}
 	}
-	for _, want := range []string{"No rules match", "netsh advfirewall firewall show rule name=all dir=in verbose"} {
+	for _, want := range []string{"No rules match", "netsh advfirewall firewall show rule name=all dir=in verbose", "netsh advfirewall show allprofiles"} {
 		if !slices.Contains(s.singles, want) {
 			t.Errorf("collector.ps1 lacks '%s'", want)
 		}
 	}
-	// Every line that writes the key is guarded by the switch.
+	// Every line that writes either key is guarded by the switch, and
+	// so is every line that runs netsh advfirewall for it.
 	lines := strings.Split(s.code, "\n")
-	writes := 0
-	for i, l := range lines {
-		if !strings.Contains(l, "$report[''] = $firewall") {
-			continue
+	for _, v := range []string{"$firewall", "$fwProfiles"} {
+		writes, runs := 0, 0
+		for i, l := range lines {
+			write := strings.Contains(l, "$report[''] = "+v)
+			run := strings.HasPrefix(strings.TrimSpace(l), v+" = Get-")
+			if !write && !run {
+				continue
+			}
+			if write {
+				writes++
+			} else {
+				runs++
+			}
+			guard := i - 1
+			if run {
+				guard = i - 2 // inside try {
+			}
+			if guard < 0 || !strings.Contains(lines[guard], "if (-not $NoFirewall)") {
+				t.Errorf("collector.ps1:%d: %s set without the -NoFirewall check before it", i+1, v)
+			}
 		}
-		writes++
-		if i == 0 || !strings.Contains(lines[i-1], "if (-not $NoFirewall)") {
-			t.Errorf("collector.ps1:%d: firewall_rules written without the -NoFirewall check before it", i+1)
+		if writes != 1 || runs != 1 {
+			t.Errorf("collector.ps1 writes %s into the report %d times and sets it %d times, want once each", v, writes, runs)
 		}
-	}
-	if writes != 1 {
-		t.Errorf("collector.ps1 writes $firewall into the report %d times, want once", writes)
 	}
 	// No other netsh verb than show: the script only reads.
 	for _, v := range s.singles {
@@ -415,6 +435,17 @@ func TestCollectorFirewall(t *testing.T) {
 			t.Errorf("collector.ps1 passes %q to a command; it must only read", v)
 		}
 	}
+}
+
+// indexes returns the indexes of v in s.
+func indexes(s []string, v string) []int {
+	var out []int
+	for i, x := range s {
+		if x == v {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // psFormatJSONString runs the collector's Format-JsonString (the JSON

@@ -48,7 +48,9 @@ func IsCollectorJSON(text string) bool {
 // reaches the report instead of passing for a default. The lines of
 // "firewall_rules" (netsh advfirewall's listing of the inbound rules)
 // become one Host.FirewallCaptures entry that keeps the line of each, for
-// package rulebase to read as the host's own rules. JSON that cannot be
+// package rulebase to read as the host's own rules; those of
+// "firewall_profiles" (netsh advfirewall show allprofiles) are read into
+// Host.FirewallProfiles, each setting naming its line. JSON that cannot be
 // parsed at all sets Result.Fatal.
 func ReadCollector(r io.Reader, file string) (*Result, error) {
 	b, err := readAll(r, file)
@@ -161,6 +163,8 @@ func (cr *collectorReader) object(o *jsonValue) {
 			cr.rpcInternet(v)
 		case "firewall_rules":
 			cr.firewallRules(v)
+		case "firewall_profiles":
+			cr.firewallProfiles(v)
 		case "errors":
 			cr.errors(v)
 		default:
@@ -458,38 +462,91 @@ func (cr *collectorReader) rpcInternet(v *jsonValue) {
 // the fields after it. null means not collected (the "errors" list says
 // why); the key is absent when the script ran with -NoFirewall.
 func (cr *collectorReader) firewallRules(v *jsonValue) {
-	elems := cr.list(v, "firewall_rules")
-	if v.kind == jsonArray && len(elems) == 0 {
-		cr.bad(v.line, "firewall_rules: empty list, want the lines netsh printed; the host's firewall rules are left out")
+	text, lines, ok := cr.netshLines(v, "firewall_rules", "the host's firewall rules")
+	if !ok {
 		return
 	}
-	var text strings.Builder
-	lines := make([]int, 0, len(elems))
-	ok := true
+	cr.host.FirewallCaptures = append(cr.host.FirewallCaptures, audit.FirewallCapture{
+		Src: cr.src(lines[0]), Text: text, Lines: lines,
+	})
+}
+
+// firewallProfiles reads the lines "netsh advfirewall show allprofiles"
+// printed into the host's Windows Firewall profile settings, as a capture
+// of that command is read (scanNetshProfiles; the three blocks are
+// Domain, Private and Public in that order whatever the display
+// language), each setting and problem naming the line of the JSON file
+// that holds it. Lines that are not strings leave the settings out, as
+// for firewall_rules; null means not collected, and the key is absent
+// when the script ran with -NoFirewall.
+func (cr *collectorReader) firewallProfiles(v *jsonValue) {
+	const what = "the host's firewall profile settings"
+	text, at, ok := cr.netshLines(v, "firewall_profiles", what)
+	if !ok {
+		return
+	}
+	c := newCapture(cr.file)
+	obs := scanNetshProfiles(c, SplitLines(text), "all")
+	fileLine := func(s audit.Source) audit.Source {
+		if s.Line >= 1 && s.Line <= len(at) {
+			s.Line = at[s.Line-1]
+		}
+		return s
+	}
+	for _, p := range c.problems {
+		cr.bad(fileLine(p.Src).Line, "firewall_profiles: %s", p.Msg)
+	}
+	if len(obs) == 0 && len(c.problems) == 0 {
+		cr.bad(at[0], "firewall_profiles: no profile settings in the lines, want what netsh advfirewall show allprofiles printed; %s are left out", what)
+		return
+	}
+	for _, o := range obs {
+		p := o.p
+		if !p.StateSrc.IsZero() {
+			p.StateSrc = fileLine(p.StateSrc)
+		}
+		if !p.InboundSrc.IsZero() {
+			p.InboundSrc = fileLine(p.InboundSrc)
+		}
+		cr.host.SetFirewallProfile(p)
+	}
+}
+
+// netshLines returns the text of a list of netsh output lines (key
+// firewall_rules or firewall_profiles), each ending in "\n", and the JSON
+// line of each. ok is false, with a problem saying that what is left
+// out, when the list is not there or cannot be used.
+func (cr *collectorReader) netshLines(v *jsonValue, key, what string) (text string, lines []int, ok bool) {
+	elems := cr.list(v, key)
+	if v.kind == jsonArray && len(elems) == 0 {
+		cr.bad(v.line, "%s: empty list, want the lines netsh printed; %s are left out", key, what)
+		return "", nil, false
+	}
+	var b strings.Builder
+	lines = make([]int, 0, len(elems))
+	ok = true
 	for i, e := range elems {
 		if e.kind != jsonString {
-			cr.bad(e.line, "firewall_rules[%d]: want a string, got %s; the host's firewall rules are left out", i, describe(e))
+			cr.bad(e.line, "%s[%d]: want a string, got %s; %s are left out", key, i, describe(e), what)
 			ok = false
 			continue
 		}
 		// One line per element as the script writes them; line ends
 		// inside one (a hand edit) still map to the element's line.
 		for l := range strings.SplitSeq(e.text, "\n") {
-			text.WriteString(strings.TrimRight(l, "\r"))
-			text.WriteByte('\n')
+			b.WriteString(strings.TrimRight(l, "\r"))
+			b.WriteByte('\n')
 			lines = append(lines, e.line)
 		}
 	}
 	if !ok || len(elems) == 0 {
-		return
+		return "", nil, false
 	}
-	if strings.TrimSpace(text.String()) == "" {
-		cr.bad(v.line, "firewall_rules: only empty lines, want the lines netsh printed; the host's firewall rules are left out")
-		return
+	if strings.TrimSpace(b.String()) == "" {
+		cr.bad(v.line, "%s: only empty lines, want the lines netsh printed; %s are left out", key, what)
+		return "", nil, false
 	}
-	cr.host.FirewallCaptures = append(cr.host.FirewallCaptures, audit.FirewallCapture{
-		Src: cr.src(elems[0].line), Text: text.String(), Lines: lines,
-	})
+	return b.String(), lines, true
 }
 
 // errors turns what the script could not collect into problems.

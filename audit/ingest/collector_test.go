@@ -301,6 +301,20 @@ func TestReadCollectorSynthetic(t *testing.T) {
 		h.FirewallCaptures = append(h.FirewallCaptures, c)
 		return h
 	}
+	withProfiles := func(h *audit.Host, ps ...audit.FirewallProfile) *audit.Host {
+		h.FirewallProfiles = ps
+		return h
+	}
+	profile := func(name string, state audit.FirewallState, stateLine int, inbound audit.InboundAction, inboundLine int) audit.FirewallProfile {
+		p := audit.FirewallProfile{Profile: name, State: state, Inbound: inbound}
+		if stateLine > 0 {
+			p.StateSrc = src(stateLine)
+		}
+		if inboundLine > 0 {
+			p.InboundSrc = src(inboundLine)
+		}
+		return p
+	}
 	tests := []struct {
 		name     string
 		in       []byte
@@ -590,6 +604,54 @@ null,
 			},
 		},
 	}
+	tests = append(tests, []struct {
+		name     string
+		in       []byte
+		hosts    []*audit.Host
+		problems []audit.Problem
+	}{
+		{
+			// netsh's lines one per element, in any language: the
+			// blocks are Domain, Private and Public in that order.
+			name: "firewall profiles",
+			in: []byte(`{"rpcspan_collector": 1, "host": "A", "firewall_profiles": [
+"",
+"Paramètres Profil de domaine :",
+"` + strings.Repeat("-", 70) + `",
+"État                                  Inactif",
+"Stratégie de pare-feu                 BlockInbound,AllowOutbound",
+"",
+"Paramètres Profil privé :\n` + strings.Repeat("-", 70) + `\nÉtat      Actif\nStratégie de pare-feu   AllowInbound,AllowOutbound\n",
+"Paramètres Profil public :",
+"` + strings.Repeat("-", 70) + `",
+"État                                  Allumé",
+"Stratégie de pare-feu                 BlockInboundAlways,AllowOutbound",
+"LocalFirewallRules                    N/A (magasin d'objets de stratégie de groupe uniquement)",
+"",
+"Ok."]}`),
+			hosts: []*audit.Host{withProfiles(host("A", 1),
+				profile("domain", audit.FirewallOff, 5, audit.InboundBlock, 6),
+				profile("private", audit.FirewallOn, 8, audit.InboundAllow, 8),
+				profile("public", audit.FirewallStateUnknown, 11, audit.InboundBlockAlways, 12))},
+			problems: []audit.Problem{prob(11, "A", `firewall_profiles: netsh advfirewall public profile: state "Allumé" is not a word rpcspan knows `+
+				`(ON/OFF, EIN/AUS, Actif/Inactif); the profile's state is unknown`)},
+		},
+		{
+			name: "firewall profiles not collected, left out, or unusable",
+			in: []byte(minimal("A", `"firewall_profiles": null`) + "\n" + minimal("B", "") + "\n" +
+				minimal("C", `"firewall_profiles": []`) + "\n" +
+				minimal("D", `"firewall_profiles": ["Domain Profile Settings:", 5]`) + "\n" +
+				minimal("E", `"firewall_profiles": ["The Windows Firewall service is not running.", "Ok."]`) + "\n" +
+				minimal("F", `"firewall_profiles": "State ON"`)),
+			hosts: []*audit.Host{host("A", 1), host("B", 2), host("C", 3), host("D", 4), host("E", 5), host("F", 6)},
+			problems: []audit.Problem{
+				prob(3, "C", "firewall_profiles: empty list, want the lines netsh printed; the host's firewall profile settings are left out"),
+				prob(4, "D", "firewall_profiles[1]: want a string, got the number 5; the host's firewall profile settings are left out"),
+				prob(5, "E", "firewall_profiles: no profile settings in the lines, want what netsh advfirewall show allprofiles printed; the host's firewall profile settings are left out"),
+				prob(6, "F", `firewall_profiles: want a list or null, got the string "State ON"`),
+			},
+		},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := ReadCollector(bytes.NewReader(tt.in), f)
@@ -702,6 +764,10 @@ func collectorSeeds(t testing.TB) [][]byte {
 		psOut(minimal("C", `"addresses": ["10.0.0.1", "fd00::1"]`)),
 		[]byte(minimal("D", `"firewall_rules": ["", "Rule Name: RPC", "`+strings.Repeat("-", 70)+`", "Enabled: Yes\r\nDirection: In", 5]`)),
 		psOut("{\n    \"rpcspan_collector\":  1,\n    \"host\":  \"E\",\n    \"firewall_rules\":  [\n                           \"\",\n                           \"Ok.\"\n                       ]\n}\n"),
+		[]byte(minimal("F", `"firewall_profiles": ["Domain Profile Settings:", "`+strings.Repeat("-", 70)+`", "State    OFF", "Firewall Policy    AllowInbound,AllowOutbound", "", "X:\n`+
+			strings.Repeat("-", 70)+`\nY    Z\nW    BlockInboundAlways,AllowOutbound", "", "Z:", "`+strings.Repeat("-", 70)+`", "Y    EIN", "Ok."]`)),
+		psOut("{\n    \"rpcspan_collector\":  1,\n    \"host\":  \"G\",\n    \"firewall_profiles\":  [\n                           \"Domain Profile Settings:\",\n                           \"" +
+			strings.Repeat("-", 70) + "\",\n                           \"State                                 ON\",\n                           \"Firewall Policy                       BlockInbound,AllowOutbound\"\n                       ]\n}\n"),
 	}
 	entries, err := os.ReadDir(collectorDir)
 	if err != nil {
@@ -756,6 +822,16 @@ func FuzzCollector(f *testing.F) {
 			for _, a := range h.Addresses {
 				if !a.Addr.IsValid() || a.Addr.Zone() != "" || a.Addr.Is4In6() {
 					t.Fatalf("host %s: bad address %v", h.Name, a.Addr)
+				}
+			}
+			for _, p := range h.FirewallProfiles {
+				for _, s := range []audit.Source{p.StateSrc, p.InboundSrc} {
+					if !s.IsZero() && (s.File != file || s.Line < 1) {
+						t.Fatalf("host %s: firewall profile %+v names no line of the file", h.Name, p)
+					}
+				}
+				if (p.State == audit.FirewallStateNotShown) != p.StateSrc.IsZero() || (p.Inbound == audit.InboundNotShown) != p.InboundSrc.IsZero() {
+					t.Fatalf("host %s: firewall profile %+v has a setting without its line", h.Name, p)
 				}
 			}
 			for _, c := range h.FirewallCaptures {

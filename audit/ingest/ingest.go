@@ -100,6 +100,7 @@ var scanners = []scanner{
 	scanIPConfig,  // ipconfig.go
 	scanLinux,     // linux.go: ip_local_port_range and smb.conf
 	scanFirewall,  // winfw.go: Windows Firewall rules (netsh advfirewall, Get-NetFirewallRule)
+	scanFWProfile, // winfwprofile.go: Windows Firewall profile state (netsh advfirewall show allprofiles, Get-NetFirewallProfile)
 }
 
 // SplitLines splits decoded text into lines without line ends.

@@ -20,7 +20,15 @@ import (
 // wins over any allow rule whatever their order, and what no allow rule
 // admits is blocked. The base therefore has one chain per hook ("input"
 // and "forward", so that it applies whichever hook the audit evaluates):
-// every block rule, then every allow rule, then policy drop. The
+// every block rule, then every allow rule, then policy drop, placed where
+// the listing starts. The active profile's settings (info.Profiles, from
+// netsh advfirewall show allprofiles or Get-NetFirewallProfile) change
+// that: a firewall that is off admits everything (policy accept, no
+// rule, decided by the state line); default inbound Allow keeps the block
+// rules and accepts the rest; BlockInboundAlways ignores the allow rules
+// and drops; a state or default inbound action that could not be read
+// makes what it may change unknown (see HostInfo.policy). The policy is
+// then placed on the profile capture's line. The
 // local-port keyword RPC resolves to the host's dynamic range (host.Span),
 // RPC-EPMap to 135, and the address keyword LocalSubnet to the host's
 // subnets (host.Subnets). A rule whose keyword stands for different
@@ -59,12 +67,9 @@ import (
 // application and service filter blocks carries one that names the
 // PowerShell pipeline. Reports show these matches in the rule's text.
 func ParseNetshFirewall(r io.Reader, name, host string, info HostInfo, profile string) (*Base, error) {
-	profile = strings.ToLower(profile)
-	if profile == "" {
-		profile = "domain"
-	}
-	if profile != "domain" && profile != "private" && profile != "public" {
-		return nil, fmt.Errorf("profile %q: want domain, private or public", profile)
+	profile, err := checkProfile(profile)
+	if err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -78,8 +83,18 @@ func ParseNetshFirewall(r io.Reader, name, host string, info HostInfo, profile s
 	if !found && !strings.Contains(text, "No rules match") {
 		return nil, fmt.Errorf("%s: no Windows Firewall rules (netsh advfirewall or Get-NetFirewallRule output) found", name)
 	}
+	pol := info.policy(profile)
 	var blocks, allows []*Rule
 	for _, w := range rules {
+		allow := allowBlock(w.action) == 1
+		switch {
+		case allow && !pol.allows, !allow && !pol.blocks:
+			continue
+		case allow && pol.allowWhy != "":
+			w.unknown = append(w.unknown, pol.allowWhy)
+		case !allow && pol.blockWhy != "":
+			w.unknown = append(w.unknown, pol.blockWhy)
+		}
 		for _, rule := range w.rules(profile, info) {
 			if rule.Verdict == Accept {
 				allows = append(allows, rule)
@@ -88,15 +103,64 @@ func ParseNetshFirewall(r io.Reader, name, host string, info HostInfo, profile s
 			}
 		}
 	}
+	return windowsBase(name, host, profile, pol, append(blocks, allows...)), nil
+}
+
+// windowsBase returns a host rule base with one chain per hook ("input"
+// and "forward", so that it applies whichever hook the audit evaluates)
+// holding rules and the policy pol. A policy of Windows' default has no
+// line of its own and is placed on the file name, where the listing
+// starts.
+func windowsBase(name, host, profile string, pol fwPolicy, rules []*Rule) *Base {
 	b := &Base{Name: name, Format: "windows", Host: host, Final: true}
-	all := append(blocks, allows...)
+	pos := pol.pos
+	if pos.File == "" {
+		pos = Pos{File: name}
+	}
+	chain := "windows firewall " + profile
+	if pol.state != "" {
+		chain += " (state " + pol.state + ")"
+	}
 	for _, hook := range []string{"input", "forward"} {
 		b.Chains = append(b.Chains, &Chain{
-			Pos: Pos{File: name}, Name: "windows firewall " + profile, Table: "windows",
-			Hook: hook, Policy: Drop, Rules: all,
+			Pos: pos, Name: chain, Table: "windows",
+			Hook: hook, Policy: pol.verdict, Rules: rules,
 		})
 	}
-	return b, nil
+	return b
+}
+
+// WindowsProfileBase returns the rule base of a host whose Windows
+// Firewall rules were not captured, from what its profile settings
+// (info.Profiles) say of profile alone: nil, unless they decide every
+// inbound flow whatever the rules say. That is so when the firewall is
+// off (every flow is allowed, decided by the state line, which no
+// rule-gap can name) and when it blocks all inbound traffic
+// (BlockInboundAlways: every flow is blocked by the policy line); when
+// the state is not known as well, every flow is unknown. In any other
+// case the rules decide and, not captured, leave the host not evaluated.
+func WindowsProfileBase(host string, info HostInfo, profile string) (*Base, error) {
+	profile, err := checkProfile(profile)
+	if err != nil {
+		return nil, err
+	}
+	pol := info.policy(profile)
+	if pol.blocks || pol.allows || pol.pos.File == "" {
+		return nil, nil
+	}
+	return windowsBase(pol.pos.File, host, profile, pol, nil), nil
+}
+
+// checkProfile returns profile in lower case, "domain" for "".
+func checkProfile(profile string) (string, error) {
+	profile = strings.ToLower(profile)
+	if profile == "" {
+		profile = "domain"
+	}
+	if profile != "domain" && profile != "private" && profile != "public" {
+		return "", fmt.Errorf("profile %q: want domain, private or public", profile)
+	}
+	return profile, nil
 }
 
 // fwRule is one Windows Firewall rule as read, values as written.
@@ -160,6 +224,14 @@ func netshBlocks(text, name string) (rules []*fwRule, found bool) {
 		_, rname, ok := splitField(lines[i-1])
 		if !ok {
 			continue
+		}
+		if i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" {
+			if _, _, field := splitField(lines[i+1]); !field {
+				// "Domain Profile Settings:" over "State  ON": the
+				// profile settings of a capture that holds both
+				// (netsh advfirewall show allprofiles), not a rule.
+				continue
+			}
 		}
 		found = true
 		w := &fwRule{pos: Pos{File: name, Line: i}, name: rname}

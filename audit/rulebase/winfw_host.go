@@ -26,7 +26,73 @@ type HostInfo struct {
 	// (LocalSubnet4 and LocalSubnet6 for one family); ok is false when
 	// they were not captured. Nil: never known.
 	Subnets func(family int) (prefixes []netip.Prefix, ok bool)
+	// Profiles are what captures of the host's Windows Firewall profile
+	// settings show (audit.Host.FirewallProfiles); the active profile's
+	// entry decides the chains' policy and which rules count (see
+	// ParseNetshFirewall). None for the active profile: Windows'
+	// defaults, on and block inbound.
+	Profiles []audit.FirewallProfile
 }
+
+// fwPolicy is what the active profile's settings make of a host's rules.
+type fwPolicy struct {
+	// pos is where the policy is read: the profile capture's line, or
+	// zero for Windows' default, which is placed where the listing
+	// starts.
+	pos     Pos
+	verdict Verdict
+	// blocks and allows say whether the block rules (with those of an
+	// action not known) and the allow rules take part.
+	blocks, allows bool
+	// blockWhy and allowWhy are unknown matches every block rule, or
+	// every allow rule, gets: the settings that may make it moot.
+	blockWhy, allowWhy string
+	state              string // "off" or "unknown" for the chain's name, else ""
+}
+
+// policy works out what the settings of profile make of the host's
+// rules. A firewall that is off admits everything: policy accept, no
+// rule counts. Default inbound Allow: the block rules, then accept.
+// BlockInboundAlways: no rule counts, drop. Block (or not captured):
+// block rules, allow rules, drop. A default inbound action shown in a
+// form not read leaves the policy unknown and every allow rule in doubt
+// (BlockInboundAlways would ignore it). A state not known may be off:
+// whatever the profile blocks becomes unknown (each block rule gets an
+// unknown match, a drop policy becomes unknown), and what it admits stays
+// allowed, as an off firewall admits it too.
+func (h HostInfo) policy(profile string) fwPolicy {
+	p := fwPolicy{verdict: Drop, blocks: true, allows: true}
+	i := slices.IndexFunc(h.Profiles, func(q audit.FirewallProfile) bool { return q.Profile == profile })
+	if i < 0 {
+		return p
+	}
+	fp := h.Profiles[i]
+	if fp.State == audit.FirewallOff {
+		return fwPolicy{pos: srcPos(fp.StateSrc), verdict: Accept, state: "off"}
+	}
+	switch fp.Inbound {
+	case audit.InboundBlock:
+		p.pos = srcPos(fp.InboundSrc)
+	case audit.InboundAllow:
+		p = fwPolicy{pos: srcPos(fp.InboundSrc), verdict: Accept, blocks: true}
+	case audit.InboundBlockAlways:
+		p = fwPolicy{pos: srcPos(fp.InboundSrc), verdict: Drop}
+	case audit.InboundUnknown:
+		p = fwPolicy{pos: srcPos(fp.InboundSrc), verdict: Opaque, blocks: true, allows: true,
+			allowWhy: fmt.Sprintf("%s profile's default inbound action not known (%s)", profile, fp.InboundSrc)}
+	}
+	if fp.State == audit.FirewallStateUnknown {
+		p.state = "unknown"
+		p.blockWhy = fmt.Sprintf("%s profile's state not known, it may be off (%s)", profile, fp.StateSrc)
+		if p.verdict != Accept {
+			p.verdict, p.pos = Opaque, srcPos(fp.StateSrc)
+		}
+	}
+	return p
+}
+
+// srcPos returns the position of a source.
+func srcPos(s audit.Source) Pos { return Pos{File: s.File, Line: s.Line} }
 
 // span returns the host's span for proto and family, nil when unknown.
 func (h HostInfo) span(proto string, family int) []audit.PortRange {

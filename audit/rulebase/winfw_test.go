@@ -288,15 +288,24 @@ func FuzzParseNetshFirewall(f *testing.F) {
 	f.Add(netshPlainRule("x", "Ja", "Eingehend", "Domäne", "LocalSubnet", "10.0.0.1-10.0.0.9", "TCP", "RPC,5000-5010", "Blockieren"))
 	f.Add(netshRule("x", "Yes", "In", "Any", "LocalSubnet4", "localsubnet,10.9.0.0/16,fd00::/8", "TCP", "RPC", "Allow"))
 	f.Add(netshRule("x", "Yes", "In", "Any", "Any", "LocalSubnet6,DNS", "UDP", "Any", "Block"))
+	f.Add("Domain Profile Settings:\n" + strings.Repeat("-", 70) + "\nState                                 ON\n" +
+		"Firewall Policy                       BlockInbound,AllowOutbound\n\nOk.\n\n" +
+		netshRule("x", "Yes", "In", "Any", "Any", "10.0.0.0/9", "TCP", "RPC", "Block"))
+	// Profile settings that leave the state and the default inbound
+	// action unknown: the rules then carry unknown matches of their own.
+	unknownProfile := profileInfo("domain", audit.FirewallStateUnknown, audit.InboundUnknown)
+	unknownProfile.Subnets = v4Host.Subnets
 	f.Fuzz(func(t *testing.T, in string) {
 		// v4Host: LocalSubnet is exact for IPv4 and unknown for IPv6.
-		b, err := ParseNetshFirewall(strings.NewReader(in), "fuzz", "srv", v4Host, "")
-		if err != nil {
-			return
-		}
-		for _, fl := range []string{"tcp 10.0.0.0/8 10.1.0.5,192.168.0.0/16 135,49152-65535", "udp ::/0 fd00::1 135"} {
-			parts := EvaluateBase(b, "input", flow(t, fl))
-			checkPartition(t, parts, flow(t, fl))
+		for _, info := range []HostInfo{v4Host, unknownProfile} {
+			b, err := ParseNetshFirewall(strings.NewReader(in), "fuzz", "srv", info, "")
+			if err != nil {
+				return
+			}
+			for _, fl := range []string{"tcp 10.0.0.0/8 10.1.0.5,192.168.0.0/16 135,49152-65535", "udp ::/0 fd00::1 135"} {
+				parts := EvaluateBase(b, "input", flow(t, fl))
+				checkPartition(t, parts, flow(t, fl))
+			}
 		}
 	})
 }

@@ -34,8 +34,11 @@ firewall_rules), each required flow is evaluated with the platform's
 semantics: rule-gap (blocked ports, with the deciding rule's FILE:LINE),
 rule-unknown (depends on a match rpcspan does not model; never counted as
 allowed), rule-overbroad and rule-stale; the flows table gains an "existing
-rules" column. A rule-base line that cannot be read is printed as
-FILE:LINE and stands as unknown (fatal with --strict).
+rules" column. Captured profile settings (netsh advfirewall show
+allprofiles, Get-NetFirewallProfile) set the policy of the active
+--profile; one that is off or allows inbound is host-firewall-open. A
+rule-base line that cannot be read is printed as FILE:LINE and stands as
+unknown (fatal with --strict).
 
 Exit codes: 0 when nothing is at or above --fail-on; 1 when something is;
 2 for usage errors and input that cannot be read at all.
@@ -132,6 +135,7 @@ func runAudit(c *cli.Context) error {
 		}
 		res := rulebase.Audit(est, plan, bases, rulebase.Options{Hook: string(hook)})
 		findings = append(findings, res.Findings...)
+		findings = append(findings, rulebase.HostFirewallFindings(est, c.String("profile"))...)
 		audit.SortFindings(findings)
 		ruleStatus = res.Status
 		for _, b := range bases {
@@ -272,10 +276,14 @@ func palette(c *cli.Context) (report.Palette, error) {
 // readHostFirewalls reads the Windows Firewall rules found in each host's
 // captures as that host's own rule base, for the profile given; the RPC
 // local-port keyword resolves to the host's span, the address keyword
-// LocalSubnet to the subnets its captures (ipconfig) show, per family. A
-// listing held in a larger file (collector JSON) is read from its text,
-// and its positions are moved to the lines of that file, so that reports
-// name the line of the rule there.
+// LocalSubnet to the subnets its captures (ipconfig) show, per family, and
+// the profile's state and default inbound action, where captured, decide
+// the policy. A listing held in a larger file (collector JSON) is read
+// from its text, and its positions are moved to the lines of that file,
+// so that reports name the line of the rule there. A host with profile
+// settings but no listing gets a rule base only when the settings decide
+// alone (the firewall is off: its flows are allowed; it blocks all
+// inbound traffic); otherwise it is not evaluated, as without captures.
 func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, error) {
 	if p := strings.ToLower(profile); p != "domain" && p != "private" && p != "public" {
 		return nil, usageError("--profile: %q: want domain, private or public", profile)
@@ -283,6 +291,13 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 	var bases []*rulebase.Base
 	for _, h := range est.Hosts() {
 		if len(h.FirewallCaptures) == 0 {
+			b, err := rulebase.WindowsProfileBase(h.Name, rulebase.HostInfo{Profiles: h.FirewallProfiles}, profile)
+			if err != nil {
+				return nil, usageError("--profile: %v", err)
+			}
+			if b != nil {
+				bases = append(bases, b)
+			}
 			continue
 		}
 		subnets := map[int][]netip.Prefix{4: h.SubnetList(4), 6: h.SubnetList(6)}
@@ -295,6 +310,7 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 			Subnets: func(family int) ([]netip.Prefix, bool) {
 				return subnets[family], len(subnets[family]) > 0
 			},
+			Profiles: h.FirewallProfiles,
 		}
 		for _, fc := range h.FirewallCaptures {
 			name := fc.Src.File
@@ -319,12 +335,16 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 				b = &rulebase.Base{Name: name, Format: "windows", Host: h.Name, Problems: []string{msg}}
 			}
 			if fc.Text != "" {
-				// A chain's policy has no line of its own: it is placed
-				// where the listing starts. Rules are shared by the
-				// chains of both hooks: each is moved once.
+				// A chain's policy of Windows' default has no line of
+				// its own: it is placed where the listing starts (one
+				// from profile settings names their line already).
+				// Rules are shared by the chains of both hooks: each
+				// is moved once.
 				moved := map[*rulebase.Rule]bool{}
 				for _, c := range b.Chains {
-					c.Pos.Line = fc.Src.Line
+					if c.Pos == (rulebase.Pos{File: name}) {
+						c.Pos.Line = fc.Src.Line
+					}
 					for _, r := range c.Rules {
 						if !moved[r] {
 							moved[r] = true

@@ -482,3 +482,115 @@ func TestAuditCollectorFirewall(t *testing.T) {
 		t.Errorf("listing without rules: exit %d, want 0 and %q on stderr:\n%s", r.code, want, r.stderr)
 	}
 }
+
+// TestAuditHostFirewallProfile: the state of a host's Windows Firewall
+// profile decides whether its rules apply. FS01's rules allow only
+// RPC-EPMap, and its "netsh advfirewall show allprofiles" (French,
+// UTF-16LE) shows the Domain profile off: with --profile domain its flows
+// are allowed, with public (on, BlockInbound) the dynamic range is a
+// rule-gap decided by the Public block's firewall policy line. FS02 has
+// only Get-NetFirewallProfile: off in Domain, its flows are allowed; on
+// in Public, without rules, it is not evaluated.
+func TestAuditHostFirewallProfile(t *testing.T) {
+	const dir = "testdata/winfwprofile"
+	type report struct {
+		Findings []struct{ ID, Host, Message string } `json:"findings"`
+		Flows    struct {
+			Rules []struct {
+				Ports    []string `json:"ports"`
+				Existing string   `json:"existing_rules"`
+			} `json:"rules"`
+		} `json:"flows"`
+	}
+	run := func(profile string) (report, []string, []string) {
+		t.Helper()
+		r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json", "--profile", profile, dir)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("--profile %s: exit %d, want 0 and nothing on stderr:\n%s", profile, r.code, r.stderr)
+		}
+		var rep report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var ids, existing []string
+		for _, f := range rep.Findings {
+			ids = append(ids, f.ID+" "+f.Host)
+		}
+		for _, fl := range rep.Flows.Rules {
+			existing = append(existing, strings.Join(fl.Ports, ",")+" "+fl.Existing)
+		}
+		return rep, ids, existing
+	}
+	rep0, ids, existing := run("domain")
+	if want := []string{"host-firewall-open FS01", "host-firewall-open FS02"}; !slices.Equal(ids, want) {
+		t.Errorf("domain profile (off on both hosts): findings %q, want %q", ids, want)
+	}
+	for _, f := range rep0.Findings {
+		if !strings.Contains(f.Message, "off for the domain profile ("+dir) {
+			t.Errorf("%s: the message must say the firewall is off and where the capture says so: %s", f.Host, f.Message)
+		}
+	}
+	if want := []string{"135 allowed", "49152-65535 allowed"}; !slices.Equal(existing, want) {
+		t.Errorf("domain profile: existing rules of the flows = %q, want %q", existing, want)
+	}
+	rep, ids, existing := run("public")
+	if want := []string{"rule-gap FS01"}; !slices.Equal(ids, want) {
+		t.Errorf("public profile: findings %q, want %q", ids, want)
+	}
+	want := "FS01: required tcp 49152-65535 from 10.2.0.10/31 blocked by " + dir + "/captures/FS01/profiles.txt:37 (policy drop)"
+	if len(rep.Findings) > 0 && rep.Findings[0].Message != want {
+		t.Errorf("public profile: rule-gap message = %q, want %q", rep.Findings[0].Message, want)
+	}
+	if want := []string{"135 allowed (some destinations not evaluated)", "49152-65535 blocked (some destinations not evaluated)"}; !slices.Equal(existing, want) {
+		t.Errorf("public profile: existing rules of the flows = %q, want %q", existing, want)
+	}
+
+	// The collector's firewall_profiles work the same, and the policy is
+	// placed on the line of the JSON file that holds the profile's
+	// firewall policy (line 8 for Private, 11 for Public), not where the
+	// rule listing starts.
+	dash := strings.Repeat("-", 70)
+	lines := []string{
+		`{"rpcspan_collector": 1, "host": "APP01", "addresses": ["10.3.0.5"], "dynamic": {"tcp4": {"start": 49152, "count": 16384}},`,
+		`"firewall_profiles": [`,
+		`"Domain Profile Settings:",`, `"` + dash + `",`, `"State                                 OFF",`, `"Firewall Policy                       BlockInbound,AllowOutbound",`,
+		`"",`, `"Private Profile Settings:\n` + dash + `\nState      ON\nFirewall Policy     BlockInbound,AllowOutbound\n",`,
+		`"Public Profile Settings:",`, `"` + dash + `\nState                                 ON",`, `"Firewall Policy                       BlockInbound,AllowOutbound",`,
+		`"Ok."],`,
+		`"firewall_rules": [`,
+		`"Rule Name:                            RPC endpoint mapper",`, `"` + dash + `",`,
+		`"Enabled:                              Yes",`, `"Direction:                            In",`, `"Profiles:                             Any",`,
+		`"Grouping:                             ",`, `"LocalIP:                              Any",`, `"RemoteIP:                             Any",`,
+		`"Protocol:                             TCP",`, `"LocalPort:                            RPC-EPMap",`, `"RemotePort:                           Any",`,
+		`"Edge traversal:                       No",`, `"InterfaceTypes:                       Any",`, `"Security:                             NotRequired",`,
+		`"Rule source:                          Local Setting",`, `"Action:                               Allow",`, `"Ok."]}`,
+	}
+	col := filepath.Join(t.TempDir(), "app01.json")
+	if err := os.WriteFile(col, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ profile, want string }{
+		{"domain", ""},
+		{"private", "APP01: required tcp 49152-65535 from 10.3.0.5/32, 10.3.0.9/32 blocked by " + col + ":8 (policy drop)"},
+		{"public", "APP01: required tcp 49152-65535 from 10.3.0.5/32, 10.3.0.9/32 blocked by " + col + ":11 (policy drop)"},
+	} {
+		r := runBinary(t, "", "audit", "-q", "--fail-on", "never", "-o", "json", "--profile", tt.profile, "--host", "SRC=10.3.0.9", col)
+		var rep report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || r.stderr != "" || err != nil {
+			t.Fatalf("collector, --profile %s: exit %d, %v:\n%s", tt.profile, r.code, err, r.stderr)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			if strings.HasPrefix(f.ID, "rule-") {
+				got = append(got, f.Message)
+			}
+		}
+		var want []string
+		if tt.want != "" {
+			want = []string{tt.want}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("collector, --profile %s: findings %q, want %q", tt.profile, got, want)
+		}
+	}
+}
