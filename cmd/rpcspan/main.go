@@ -32,8 +32,9 @@
 //
 // INPUT is any mix of inventory files (YAML, JSON, CSV), raw captures
 // (netsh, PowerShell, .reg, reg query, ipconfig, ip_local_port_range,
-// smb.conf, netsh advfirewall and Get-NetFirewallRule listings), collector
-// JSON and folders (read recursively), or "-" for
+// smb.conf, netsh advfirewall rule and profile listings,
+// Get-NetFirewallRule and Get-NetFirewallProfile), collector JSON and
+// folders (read recursively), or "-" for
 // standard input. Captures are recognised by content in any encoding
 // Windows writes.
 //
