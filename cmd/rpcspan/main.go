@@ -34,9 +34,8 @@
 // (netsh, PowerShell, .reg, reg query, ipconfig, ip_local_port_range,
 // smb.conf, netsh advfirewall rule and profile listings,
 // Get-NetFirewallRule and Get-NetFirewallProfile), collector JSON and
-// folders (read recursively), or "-" for
-// standard input. Captures are recognised by content in any encoding
-// Windows writes.
+// folders (read recursively), or "-" for standard input. Captures are
+// recognised by content in any encoding Windows writes.
 //
 // Hosts can be given without any file: --host DC01=10.1.0.10,fd00::10 adds
 // a host and its addresses; --range DC01:tcp=49152-65535 sets a range (KEY is
