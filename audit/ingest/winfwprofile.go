@@ -26,12 +26,42 @@ var profileOrder = []string{"domain", "private", "public"}
 // replaces what lines before it showed, as when a batch file turns the
 // firewall off and shows it again.
 func scanFWProfile(c *capture, lines []string) {
-	obs := scanNetshProfiles(c, lines, "")
-	obs = append(obs, scanPSProfiles(c, lines)...)
+	netsh, ps := profileHints(lines)
+	if !netsh && !ps {
+		return
+	}
+	var obs []profileObs
+	if netsh {
+		obs = scanNetshProfiles(c, lines, "")
+	}
+	if ps {
+		obs = append(obs, scanPSProfiles(c, lines)...)
+	}
 	slices.SortStableFunc(obs, func(a, b profileObs) int { return cmp.Compare(a.line, b.line) })
 	for _, o := range obs {
 		c.host.SetFirewallProfile(o.p)
 	}
+}
+
+// profileHints tells cheaply whether lines may hold netsh profile blocks
+// (a line ending in a colon over a line of dashes) or
+// Get-NetFirewallProfile blocks (a "Name" line with a colon), so that
+// the many captures of other kinds cost one pass over their lines.
+func profileHints(lines []string) (netsh, ps bool) {
+	for i, l := range lines {
+		t := strings.TrimLeft(l, " \t#")
+		switch {
+		case strings.HasPrefix(t, "----------") && i > 0:
+			p := strings.TrimRight(lines[i-1], " \t")
+			netsh = netsh || strings.HasSuffix(p, ":") || strings.HasSuffix(p, "：")
+		case len(t) >= 4 && strings.EqualFold(t[:4], "name"):
+			ps = ps || strings.Contains(t, ":")
+		}
+		if netsh && ps {
+			break
+		}
+	}
+	return netsh, ps
 }
 
 // profileObs is one profile's settings as one block of a capture shows

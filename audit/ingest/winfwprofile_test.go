@@ -326,3 +326,20 @@ func FuzzFWProfile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProfileHints: the cheap pre-check never hides profile settings the
+// scanners would have read.
+func FuzzProfileHints(f *testing.F) {
+	seedDir(f, "testdata/corpus/winfwprofile")
+	f.Add([]byte("name : Domain\nEnabled : False\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		lines := SplitLines(Decode(in))
+		netsh, ps := profileHints(lines)
+		if !netsh && len(scanNetshProfiles(newCapture("f"), lines, "")) > 0 {
+			t.Errorf("netsh blocks read behind a negative hint")
+		}
+		if !ps && len(scanPSProfiles(newCapture("f"), lines)) > 0 {
+			t.Errorf("Get-NetFirewallProfile blocks read behind a negative hint")
+		}
+	})
+}
