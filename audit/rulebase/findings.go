@@ -130,6 +130,10 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 		}
 		return strings.Compare(a.host, b.host)
 	})
+	own := map[string][]netip.Addr{} // each host's addresses, sorted
+	for _, ha := range index {
+		own[ha.host] = append(own[ha.host], ha.addr)
+	}
 
 	type key struct {
 		id, host, proto string
@@ -177,8 +181,8 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 			}
 			parts := Evaluate(g.bases, hook, Flow{r.Family, proto, src, g.dst, ports})
 			for _, p := range parts {
-				outcomes |= 1 << p.Outcome
 				if p.Outcome == Allowed {
+					outcomes |= 1 << p.Outcome
 					continue
 				}
 				id := IDRuleGap
@@ -186,6 +190,13 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 					id = IDRuleUnknown
 				}
 				for _, h := range hostsIn(index, p.Dst) {
+					// An aggregated rule's box holds each host's flows to
+					// itself, which never cross a firewall (Windows
+					// Firewall does not filter loopback either).
+					if within(p.Src, own[h]) {
+						continue
+					}
+					outcomes |= 1 << p.Outcome
 					k := key{id, h, r.Proto}
 					if _, ok := found[k]; !ok {
 						keys = append(keys, k)
@@ -198,7 +209,7 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 	}
 	j := newJoiner()
 	for _, k := range keys {
-		res.Findings = append(res.Findings, j.finding(k.id, k.host, k.proto, found[k]))
+		res.Findings = append(res.Findings, j.finding(k.id, k.host, k.proto, found[k], own[k.host]))
 	}
 	res.Findings = append(res.Findings, ruleFindings(est, plan, bases)...)
 	audit.SortFindings(res.Findings)
@@ -220,7 +231,10 @@ func hostsIn(index []hostAddr, s *AddrSet) []string {
 
 // finding builds the finding of one host and protocol from its entries:
 // entries with the same ports and deciding rule join their sources.
-func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
+//
+// The sources shown leave out the host's own addresses (self): flows from
+// a host to itself are in an aggregated rule's box but cross no firewall.
+func (j *joiner) finding(id, host, proto string, es []entry, self []netip.Addr) audit.Finding {
 	// Entries mostly share their source sets (a plan rule's sources), and
 	// an AddrSet is already sorted and merged: sets are only joined when
 	// they differ, which keeps 100,000-host estates fast.
@@ -259,14 +273,14 @@ func (j *joiner) finding(id, host, proto string, es []entry) audit.Finding {
 	}
 	items := make([]item, 0, len(order))
 	for _, a := range order {
-		items = append(items, item{a.e.family, j.join(a.srcs), a.e.ports.String(), a.e.base, a.e.by, a.e.rule, a.e.why})
+		items = append(items, item{a.e.family, j.join(a.srcs).without(self), a.e.ports.String(), a.e.base, a.e.by, a.e.rule, a.e.why})
 	}
 	slices.SortFunc(items, func(x, y item) int {
 		return cmp.Or(cmp.Compare(x.family, y.family), strings.Compare(x.ports, y.ports),
 			strings.Compare(x.base, y.base), strings.Compare(x.by.String(), y.by.String()),
 			strings.Compare(x.rule, y.rule), slices.CompareFunc(x.sources.prefixes, y.sources.prefixes, netip.Prefix.Compare))
 	})
-	all := j.join(allSrcs)
+	all := j.join(allSrcs).without(self)
 	sources, srcTotal := all.strings, all.total
 	var decided []map[string]any
 	var where []whereGroup
@@ -376,9 +390,62 @@ func firstPrefixes(rs []netipx.IPRange) ([]netip.Prefix, int) {
 
 // joined is the union of some source sets as a finding shows it.
 type joined struct {
-	prefixes []netip.Prefix // the first maxDetailSources
-	strings  []string       // prefixes as text; shared, never changed
-	total    int            // address ranges in all
+	ranges   []netipx.IPRange // the union, sorted and merged; shared
+	prefixes []netip.Prefix   // the first maxDetailSources
+	strings  []string         // prefixes as text; shared, never changed
+	total    int              // address ranges in all
+}
+
+// without returns j less the addresses of self (a few, sorted) that
+// stand as ranges of their own. One inside a wider range stays: the
+// prefix is what the rules name (10.0.0.0/8 reads better than the 24
+// prefixes around one address), and a host's flows to itself cross no
+// firewall anyway. Most hosts are not among the sources of their own
+// flows: j itself, at the cost of a search per address.
+func (j *joined) without(self []netip.Addr) *joined {
+	drop := map[int]bool{}
+	for _, a := range self {
+		if i := rangeAt(j.ranges, a); i >= 0 && j.ranges[i].From() == j.ranges[i].To() {
+			drop[i] = true
+		}
+	}
+	if len(drop) == 0 {
+		return j
+	}
+	rs := make([]netipx.IPRange, 0, len(j.ranges)-len(drop))
+	for i, r := range j.ranges {
+		if !drop[i] {
+			rs = append(rs, r)
+		}
+	}
+	ps, total := firstPrefixes(rs)
+	return &joined{rs, ps, prefixStrings(ps), total}
+}
+
+// rangeAt returns the index of the range of rs (sorted, disjoint) that
+// holds a, -1 when none does.
+func rangeAt(rs []netipx.IPRange, a netip.Addr) int {
+	i, _ := slices.BinarySearchFunc(rs, a, func(r netipx.IPRange, a netip.Addr) int { return r.To().Compare(a) })
+	if i < len(rs) && rs[i].Contains(a) {
+		return i
+	}
+	return -1
+}
+
+// within reports whether every address of s is one of self (sorted).
+func within(s *AddrSet, self []netip.Addr) bool {
+	if len(s.r) > len(self) {
+		return false
+	}
+	for _, r := range s.r {
+		if r.From() != r.To() {
+			return false
+		}
+		if _, ok := slices.BinarySearchFunc(self, r.From(), netip.Addr.Compare); !ok {
+			return false
+		}
+	}
+	return !s.Empty()
 }
 
 // joiner joins source sets for findings, once per distinct combination:
@@ -409,8 +476,9 @@ func (j *joiner) join(sets []*AddrSet) *joined {
 	if r, ok := j.memo[key]; ok {
 		return r
 	}
-	ps, total := firstPrefixes(joinSets(sets))
-	r := &joined{ps, prefixStrings(ps), total}
+	rs := joinSets(sets)
+	ps, total := firstPrefixes(rs)
+	r := &joined{rs, ps, prefixStrings(ps), total}
 	j.memo[key] = r
 	return r
 }
