@@ -211,7 +211,7 @@ func Audit(est *audit.Estate, plan *audit.Plan, bases []*Base, opt Options) Resu
 	for _, k := range keys {
 		res.Findings = append(res.Findings, j.finding(k.id, k.host, k.proto, found[k], own[k.host]))
 	}
-	res.Findings = append(res.Findings, ruleFindings(est, plan, bases)...)
+	res.Findings = append(res.Findings, ruleFindings(est, plan, bases, hostAddrs)...)
 	audit.SortFindings(res.Findings)
 	return res
 }

@@ -47,9 +47,10 @@ type need struct {
 // its stale spans. A rule is seen as reached from the base chains, through
 // the matches of the jumps on the way (a rule of a host's chain behind a
 // jump for its ports is not wide), and a host rule base's rules only for
-// that host. Rules with unmodelled matches are left out: they may match
-// less than they seem to.
-func ruleFindings(est *audit.Estate, plan *audit.Plan, bases []*Base) []audit.Finding {
+// that host (hostAddrs: the addresses of the hosts with a rule base of
+// their own, by lower-case name). Rules with unmodelled matches are left
+// out: they may match less than they seem to.
+func ruleFindings(est *audit.Estate, plan *audit.Plan, bases []*Base, hostAddrs map[string]*AddrSet) []audit.Finding {
 	var needs []need
 	for _, r := range plan.Rules {
 		if p := protoOf(r.Proto); p != 0 {
@@ -63,7 +64,7 @@ func ruleFindings(est *audit.Estate, plan *audit.Plan, bases []*Base) []audit.Fi
 	for _, b := range bases {
 		var hostDst *AddrSet
 		if b.Host != "" {
-			hostDst = hostAddrSet(est, b.Host)
+			hostDst = hostAddrs[strings.ToLower(b.Host)]
 		}
 		for _, c := range b.Chains {
 			if c.Hook == "" {
@@ -296,21 +297,4 @@ func knownSpans(est *audit.Estate) *PortSet {
 		}
 	}
 	return NewPortSet(rs...)
-}
-
-// hostAddrSet returns the addresses of the host named name, nil when est
-// has no such host.
-func hostAddrSet(est *audit.Estate, name string) *AddrSet {
-	for _, h := range est.Hosts() {
-		if strings.EqualFold(h.Name, name) {
-			var ps []netip.Prefix
-			for _, a := range h.Addresses {
-				if ad := a.Addr.Unmap().WithZone(""); ad.IsValid() {
-					ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
-				}
-			}
-			return NewAddrSet(ps...)
-		}
-	}
-	return nil
 }

@@ -58,7 +58,7 @@ func TestRuleFindings(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, f := range ruleFindings(e, audit.BuildPlan(e), []*Base{b}) {
+			for _, f := range ruleFindings(e, audit.BuildPlan(e), []*Base{b}, nil) {
 				got = append(got, fmt.Sprint(f.ID, " ", f.Detail["rule"], " ", f.Detail["beyond"]))
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
