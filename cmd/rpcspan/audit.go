@@ -335,23 +335,7 @@ func readHostFirewalls(est *audit.Estate, profile string) ([]*rulebase.Base, err
 				b = &rulebase.Base{Name: name, Format: "windows", Host: h.Name, Problems: []string{msg}}
 			}
 			if fc.Text != "" {
-				// A chain's policy of Windows' default has no line of
-				// its own: it is placed where the listing starts (one
-				// from profile settings names their line already).
-				// Rules are shared by the chains of both hooks: each
-				// is moved once.
-				moved := map[*rulebase.Rule]bool{}
-				for _, c := range b.Chains {
-					if c.Pos == (rulebase.Pos{File: name}) {
-						c.Pos.Line = fc.Src.Line
-					}
-					for _, r := range c.Rules {
-						if !moved[r] {
-							moved[r] = true
-							r.Pos.Line = fc.FileLine(r.Pos.Line)
-						}
-					}
-				}
+				moveToFile(b, fc)
 			}
 			bases = append(bases, b)
 		}
@@ -375,6 +359,27 @@ func reportRuleProblems(c *cli.Context, bases []*rulebase.Base) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%d rule base %s (--strict)", n, plural(n, "problem", "problems"))}
 	}
 	return nil
+}
+
+// moveToFile moves the positions of b, read from the text of fc (a
+// listing inside a collector JSON), to the lines of the file holding it.
+// A chain's policy of Windows' default has no line of its own: it is
+// placed where the listing starts (one from profile settings names its
+// line already). Rules are shared by the chains of both hooks: each is
+// moved once.
+func moveToFile(b *rulebase.Base, fc audit.FirewallCapture) {
+	moved := map[*rulebase.Rule]bool{}
+	for _, c := range b.Chains {
+		if c.Pos == (rulebase.Pos{File: fc.Src.File}) {
+			c.Pos.Line = fc.Src.Line
+		}
+		for _, r := range c.Rules {
+			if !moved[r] {
+				moved[r] = true
+				r.Pos.Line = fc.FileLine(r.Pos.Line)
+			}
+		}
+	}
 }
 
 // firstStatement returns b from its first line that is neither blank nor
